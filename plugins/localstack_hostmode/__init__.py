@@ -1,0 +1,1 @@
+"""LocalStack plugins for host mode: no Docker, no Java."""
