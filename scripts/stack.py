@@ -1,0 +1,211 @@
+"""Shared helpers for the deploy / invoke / logs / demo scripts and the integration tests.
+
+Everything reads its endpoint, region and stack name from the environment the Makefile exports
+(AWS_ENDPOINT_URL, AWS_DEFAULT_REGION, STACK_NAME), so the scripts and the tests address the
+same LocalStack and the same stack.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import boto3
+from botocore.config import Config
+
+ROOT = Path(__file__).resolve().parent.parent
+BUILD_DIR = ROOT / ".build"
+OUTPUTS_FILE = BUILD_DIR / "outputs.json"
+
+DEFAULT_ENDPOINT = "http://127.0.0.1:4566"
+DEFAULT_REGION = "us-east-1"
+DEFAULT_STACK = "serverless-app"
+
+T = TypeVar("T")
+
+
+def endpoint_url() -> str:
+    return os.environ.get("AWS_ENDPOINT_URL") or DEFAULT_ENDPOINT
+
+
+def region() -> str:
+    return os.environ.get("AWS_DEFAULT_REGION") or os.environ.get("AWS_REGION") or DEFAULT_REGION
+
+
+def stack_name() -> str:
+    return os.environ.get("STACK_NAME") or DEFAULT_STACK
+
+
+def is_local(endpoint: str | None = None) -> bool:
+    """True when the endpoint is a LocalStack (anything but the real AWS endpoints)."""
+    host = urlsplit(endpoint or endpoint_url()).hostname or ""
+    return not host.endswith("amazonaws.com")
+
+
+_session: boto3.session.Session | None = None
+_clients: dict[tuple[str, str], Any] = {}
+
+
+def client(service: str, **config: Any) -> Any:
+    """A cached boto3 client for LocalStack (test credentials unless the env has others)."""
+    global _session
+    key = (service, json.dumps(config, sort_keys=True))
+    if key not in _clients:
+        if _session is None:
+            _session = boto3.session.Session(
+                aws_access_key_id=os.environ.get("AWS_ACCESS_KEY_ID", "test"),
+                aws_secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY", "test"),
+                region_name=region(),
+            )
+        cfg = Config(retries={"max_attempts": 3, "mode": "standard"}, **config)
+        _clients[key] = _session.client(service, endpoint_url=endpoint_url(), config=cfg)
+    return _clients[key]
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def wait_until(
+    probe: Callable[[], T],
+    timeout: float = 30.0,
+    interval: float = 0.25,
+    what: str = "condition",
+) -> T:
+    """Call `probe` until it returns a truthy value without raising AssertionError.
+
+    The last AssertionError (or a TimeoutError naming `what`) is raised at the deadline, so a
+    probe can hold the assertion itself and the failure message says what was last seen.
+    """
+    deadline = time.monotonic() + timeout
+    last: AssertionError | None = None
+    while True:
+        try:
+            result = probe()
+            if result:
+                return result
+            last = None
+        except AssertionError as e:
+            last = e
+        if time.monotonic() >= deadline:
+            if last is not None:
+                raise last
+            raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(interval)
+
+
+# --- stack outputs -------------------------------------------------------------------------
+
+
+def api_url_for_endpoint(api_url: str, endpoint: str | None = None) -> str:
+    """Rewrite an execute-api URL to the form LocalStack serves without DNS.
+
+    `https://<id>.execute-api.<region>.amazonaws.com/<stage>` ->
+    `<endpoint>/restapis/<id>/<stage>/_user_request_`. Against real AWS the URL is returned as is.
+    """
+    endpoint = (endpoint or endpoint_url()).rstrip("/")
+    if not is_local(endpoint):
+        return api_url
+    parts = urlsplit(api_url)
+    host = parts.hostname or ""
+    if ".execute-api." not in host:
+        return api_url
+    api_id = host.split(".", 1)[0]
+    stage = parts.path.strip("/").split("/", 1)[0]
+    return f"{endpoint}/restapis/{api_id}/{stage}/_user_request_"
+
+
+def describe_outputs(name: str | None = None) -> dict[str, str]:
+    stacks = client("cloudformation").describe_stacks(StackName=name or stack_name())["Stacks"]
+    return {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
+
+
+def load_outputs(refresh: bool = False) -> dict[str, str]:
+    """Stack outputs as written by deploy.py (.build/outputs.json), else read from the stack."""
+    if not refresh and OUTPUTS_FILE.exists():
+        data = json.loads(OUTPUTS_FILE.read_text())
+        if data.get("_stack") == stack_name() and data.get("_endpoint") == endpoint_url():
+            return data
+    outputs = describe_outputs()
+    if "ApiUrl" in outputs:
+        outputs["ApiUrl"] = api_url_for_endpoint(outputs["ApiUrl"])
+    return outputs
+
+
+def resolve_function_name(fn: str) -> str:
+    """Accept a stack logical id (CreateUserFunction), an output key or a function name/ARN."""
+    cfn = client("cloudformation")
+    try:
+        res = cfn.describe_stack_resource(StackName=stack_name(), LogicalResourceId=fn)
+        detail = res["StackResourceDetail"]
+        if detail["ResourceType"] == "AWS::Lambda::Function":
+            return detail["PhysicalResourceId"]
+    except cfn.exceptions.ClientError:
+        pass
+    # Logical ids without the conventional "Function" suffix (CreateUser -> CreateUserFunction).
+    if not fn.endswith("Function") and ":" not in fn:
+        try:
+            res = cfn.describe_stack_resource(StackName=stack_name(), LogicalResourceId=fn + "Function")
+            return res["StackResourceDetail"]["PhysicalResourceId"]
+        except cfn.exceptions.ClientError:
+            pass
+    return fn
+
+
+def stack_functions() -> dict[str, str]:
+    """Logical id -> physical function name for every Lambda function in the stack."""
+    paginator = client("cloudformation").get_paginator("list_stack_resources")
+    found: dict[str, str] = {}
+    for page in paginator.paginate(StackName=stack_name()):
+        for r in page["StackResourceSummaries"]:
+            if r["ResourceType"] == "AWS::Lambda::Function":
+                found[r["LogicalResourceId"]] = r["PhysicalResourceId"]
+    return found
+
+
+# --- HTTP and LocalStack internals -----------------------------------------------------------
+
+
+def http(
+    method: str, url: str, body: Any = None, raw: bytes | None = None, timeout: float = 30.0
+) -> tuple[int, Any]:
+    """Tiny HTTP client for API calls: returns (status, parsed JSON body or text)."""
+    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+    req = urllib.request.Request(url, data=data, method=method)
+    if data is not None:
+        req.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            status, payload = resp.status, resp.read()
+    except urllib.error.HTTPError as e:
+        status, payload = e.code, e.read()
+    text = payload.decode("utf-8", "replace")
+    try:
+        return status, json.loads(text) if text else None
+    except json.JSONDecodeError:
+        return status, text
+
+
+def ses_messages(endpoint: str | None = None) -> list[dict[str, Any]]:
+    """Mails LocalStack's SES 'sent' (GET /_aws/ses, LocalStack's own inspection endpoint)."""
+    base = (endpoint or endpoint_url()).rstrip("/")
+    status, body = http("GET", f"{base}/_aws/ses")
+    if status != 200 or not isinstance(body, dict):
+        raise RuntimeError(f"GET /_aws/ses answered {status}: {body!r}")
+    return body.get("messages", [])
+
+
+def mails_to(address: str, endpoint: str | None = None) -> list[dict[str, Any]]:
+    return [
+        m
+        for m in ses_messages(endpoint)
+        if address in (m.get("Destination") or {}).get("ToAddresses", [])
+    ]
