@@ -33,9 +33,8 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 import stack as st
+from botocore.exceptions import ClientError
 from stack import ROOT, client, log
 
 BUILD_DIR = ROOT / ".build"
@@ -333,9 +332,9 @@ def _table_stream_arn(table: str) -> str:
 
 
 def _kinesis_arn(stream: str) -> str:
-    return client("kinesis").describe_stream_summary(StreamName=stream)[
-        "StreamDescriptionSummary"
-    ]["StreamARN"]
+    return client("kinesis").describe_stream_summary(StreamName=stream)["StreamDescriptionSummary"][
+        "StreamARN"
+    ]
 
 
 def _queue_url(queue: str) -> str:
@@ -511,9 +510,7 @@ def delete_stack(stack_name: str) -> None:
         time.sleep(POLL_SECONDS)
 
 
-def deploy_stack(
-    stack_name: str, body: str, params: list[dict[str, str]], bucket: str
-) -> str:
+def deploy_stack(stack_name: str, body: str, params: list[dict[str, str]], bucket: str) -> str:
     """Create or update the stack through one change set; returns what happened."""
     cfn = client("cloudformation")
     status = stack_status(stack_name)
@@ -595,7 +592,9 @@ def wire_thumbnail_notification(stack_name: str, outputs: dict[str, str]) -> str
     config_id = f"{stack_name}-thumbnail"
     current = s3.get_bucket_notification_configuration(Bucket=bucket)
     current.pop("ResponseMetadata", None)
-    lambdas = [c for c in current.get("LambdaFunctionConfigurations", []) if c.get("Id") != config_id]
+    lambdas = [
+        c for c in current.get("LambdaFunctionConfigurations", []) if c.get("Id") != config_id
+    ]
     ours = {
         "Id": config_id,
         "LambdaFunctionArn": fn_arn,

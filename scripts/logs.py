@@ -14,7 +14,6 @@ import time
 from datetime import UTC, datetime
 
 from botocore.exceptions import ClientError
-
 from stack import client, resolve_function_name
 
 

@@ -15,7 +15,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import urlsplit
 
 import boto3
@@ -28,8 +28,6 @@ OUTPUTS_FILE = BUILD_DIR / "outputs.json"
 DEFAULT_ENDPOINT = "http://127.0.0.1:4566"
 DEFAULT_REGION = "us-east-1"
 DEFAULT_STACK = "serverless-app"
-
-T = TypeVar("T")
 
 
 def endpoint_url() -> str:
@@ -51,13 +49,13 @@ def is_local(endpoint: str | None = None) -> bool:
 
 
 _session: boto3.session.Session | None = None
-_clients: dict[tuple[str, str], Any] = {}
+_clients: dict[tuple[str, str, str], Any] = {}
 
 
 def client(service: str, **config: Any) -> Any:
     """A cached boto3 client for LocalStack (test credentials unless the env has others)."""
     global _session
-    key = (service, json.dumps(config, sort_keys=True))
+    key = (service, endpoint_url(), json.dumps(config, sort_keys=True))
     if key not in _clients:
         if _session is None:
             _session = boto3.session.Session(
@@ -74,7 +72,7 @@ def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def wait_until(
+def wait_until[T](
     probe: Callable[[], T],
     timeout: float = 30.0,
     interval: float = 0.25,
@@ -153,7 +151,9 @@ def resolve_function_name(fn: str) -> str:
     # Logical ids without the conventional "Function" suffix (CreateUser -> CreateUserFunction).
     if not fn.endswith("Function") and ":" not in fn:
         try:
-            res = cfn.describe_stack_resource(StackName=stack_name(), LogicalResourceId=fn + "Function")
+            res = cfn.describe_stack_resource(
+                StackName=stack_name(), LogicalResourceId=fn + "Function"
+            )
             return res["StackResourceDetail"]["PhysicalResourceId"]
         except cfn.exceptions.ClientError:
             pass

@@ -1,0 +1,81 @@
+"""End-to-end fixtures: deploy the stack once per package and expose what the tests drive.
+
+The session fixture `localstack` (tests/conftest.py) provides a running LocalStack and its URL;
+`app` deploys template.yaml through scripts/deploy.py (a no-op when nothing changed) and hands
+out the stack outputs, the data-layer names and boto3 clients for that endpoint.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import deploy
+import pytest
+import stack as st
+
+
+def unique(prefix: str = "t") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+@dataclass
+class App:
+    endpoint: str
+    outputs: dict[str, str]
+    functions: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def api(self) -> str:
+        return self.outputs["ApiUrl"].rstrip("/")
+
+    def name(self, var: str) -> str:
+        """A data-layer resource name (USERS_TABLE, IMAGES_BUCKET, ...)."""
+        return deploy.data_layer_name(var)
+
+    def client(self, service: str) -> Any:
+        return st.client(service)
+
+    def function(self, logical_id: str) -> str:
+        """Physical name of a stack function by (a prefix of) its logical id."""
+        if logical_id in self.functions:
+            return self.functions[logical_id]
+        matches = [v for k, v in self.functions.items() if k.startswith(logical_id)]
+        assert len(matches) == 1, f"{logical_id}: no single match in {sorted(self.functions)}"
+        return matches[0]
+
+    def http(self, method: str, path: str, body: Any = None, raw: bytes | None = None):
+        return st.http(method, f"{self.api}{path}", body=body, raw=raw)
+
+    def queue_url(self, var: str) -> str:
+        return self.client("sqs").get_queue_url(QueueName=self.name(var))["QueueUrl"]
+
+
+@pytest.fixture(scope="package")
+def app(localstack: str) -> App:
+    """The deployed stack (deploys it, or confirms it is current, in a few seconds)."""
+    os.environ["AWS_ENDPOINT_URL"] = localstack
+    try:
+        outputs = deploy.deploy()
+    except deploy.DeployError as e:
+        pytest.fail(f"deploy-local failed: {e}", pytrace=False)
+    outputs = {k: v for k, v in outputs.items() if not k.startswith("_")}
+    return App(endpoint=localstack, outputs=outputs, functions=st.stack_functions())
+
+
+@pytest.fixture
+def cleanup() -> Iterator[Callable[[Callable[[], Any]], None]]:
+    """Register undo actions; they run after the test, last registered first, all of them."""
+    actions: list[Callable[[], Any]] = []
+    yield actions.append
+    errors = []
+    for undo in reversed(actions):
+        try:
+            undo()
+        except Exception as e:  # keep undoing the rest; report at the end
+            errors.append(e)
+    if errors:
+        raise errors[0]

@@ -1,0 +1,189 @@
+"""Unit tests for scripts/deploy.py and scripts/stack.py (no network: moto for S3)."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from pathlib import Path
+
+import boto3
+import deploy
+import pytest
+import stack as st
+from moto import mock_aws
+
+TEMPLATE = """\
+AWSTemplateFormatVersion: '2010-09-09'
+Transform: AWS::Serverless-2016-10-31
+Parameters:
+  DependenciesLayerArn: {Type: String}
+  UsersTableName: {Type: String, Default: users}
+  OrdersQueueUrl: {Type: String}
+Globals:
+  Function:
+    CodeUri: functions/
+    Layers: [!Ref DependenciesLayerArn]
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: users.create_user.handler
+      Environment:
+        Variables:
+          TABLE: !Ref UsersTableName
+          ARN: !GetAtt Other.Arn
+          SUB: !Sub "${AWS::Region}-x"
+  Other:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: functions/
+      Handler: users.get_user.handler
+  Machine:
+    Type: AWS::Serverless::StateMachine
+    Properties:
+      DefinitionUri: statemachines/sm.asl.json
+"""
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    (tmp_path / "functions" / "users").mkdir(parents=True)
+    (tmp_path / "functions" / "users" / "create_user.py").write_text("def handler(e, c): ...\n")
+    (tmp_path / "functions" / "users" / "__pycache__").mkdir()
+    (tmp_path / "functions" / "users" / "__pycache__" / "x.cpython-313.pyc").write_bytes(b"junk")
+    (tmp_path / "statemachines").mkdir()
+    (tmp_path / "statemachines" / "sm.asl.json").write_text('{"StartAt": "A", "States": {}}')
+    (tmp_path / "template.yaml").write_text(TEMPLATE)
+    return tmp_path
+
+
+@pytest.fixture
+def s3(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)  # moto intercepts AWS endpoints only
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setattr(st, "_clients", {})
+    monkeypatch.setattr(st, "_session", None)
+    with mock_aws():
+        client = boto3.client("s3", region_name="us-east-1")
+        monkeypatch.setattr(
+            st, "client", lambda service, **_: boto3.client(service, region_name="us-east-1")
+        )
+        monkeypatch.setattr(deploy, "client", st.client)
+        yield client
+
+
+def test_load_template_turns_cfn_tags_into_intrinsics(project: Path) -> None:
+    tpl = deploy.load_template(project / "template.yaml")
+    env = tpl["Resources"]["Fn"]["Properties"]["Environment"]["Variables"]
+    assert env["TABLE"] == {"Ref": "UsersTableName"}
+    assert env["ARN"] == {"Fn::GetAtt": ["Other", "Arn"]}
+    assert env["SUB"] == {"Fn::Sub": "${AWS::Region}-x"}
+    json.dumps(tpl)  # plain data, ready to send as a JSON template
+
+
+def test_tree_hash_ignores_bytecode_and_tracks_content(project: Path) -> None:
+    src = project / "functions"
+    first = deploy.tree_hash(src)
+    (src / "users" / "__pycache__" / "y.pyc").write_bytes(b"more junk")
+    assert deploy.tree_hash(src) == first
+    (src / "users" / "create_user.py").write_text("def handler(e, c): return 1\n")
+    assert deploy.tree_hash(src) != first
+
+
+def test_zip_is_deterministic_and_excludes_caches(project: Path) -> None:
+    src = project / "functions"
+    a = deploy.zip_tree(src)
+    b = deploy.zip_tree(src)
+    assert a == b
+    names = zipfile.ZipFile(io.BytesIO(a)).namelist()
+    assert names == ["users/create_user.py"]
+
+
+def test_package_uploads_each_artifact_once_by_content_hash(project: Path, s3) -> None:
+    s3.create_bucket(Bucket="arts")
+    tpl = deploy.load_template(project / "template.yaml")
+    out = deploy.package_template(tpl, deploy.Packager("arts", project, hot_reload=False))
+
+    code = out["Globals"]["Function"]["CodeUri"]
+    assert code["Bucket"] == "arts" and code["Key"].startswith("code/functions-")
+    assert out["Resources"]["Other"]["Properties"]["CodeUri"] == code
+    sm = out["Resources"]["Machine"]["Properties"]["DefinitionUri"]
+    assert sm["Key"].startswith("files/sm.asl-") and sm["Key"].endswith(".json")
+    keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket="arts")["Contents"])
+    assert keys == sorted([code["Key"], sm["Key"]])
+    body = s3.get_object(Bucket="arts", Key=code["Key"])["Body"].read()
+    assert zipfile.ZipFile(io.BytesIO(body)).namelist() == ["users/create_user.py"]
+
+
+def test_hot_reload_points_code_at_the_source_directory(project: Path, s3) -> None:
+    s3.create_bucket(Bucket="arts")
+    tpl = deploy.load_template(project / "template.yaml")
+    out = deploy.package_template(tpl, deploy.Packager("arts", project, hot_reload=True))
+    assert out["Globals"]["Function"]["CodeUri"] == {
+        "Bucket": "hot-reload",
+        "Key": str((project / "functions").resolve()),
+    }
+    # The state machine definition still goes through S3.
+    assert out["Resources"]["Machine"]["Properties"]["DefinitionUri"]["Bucket"] == "arts"
+
+
+def test_parameters_from_layer_defaults_and_overrides(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tpl = deploy.load_template(project / "template.yaml")
+    monkeypatch.setenv("USERS_TABLE", "users-x")
+    monkeypatch.setenv("PARAM_OrdersQueueUrl", "http://q")  # explicit override, no lookup
+    params = {
+        p["ParameterKey"]: p["ParameterValue"] for p in deploy.stack_parameters(tpl, "arn:l:1")
+    }
+    assert params == {
+        "DependenciesLayerArn": "arn:l:1",
+        "UsersTableName": "users-x",
+        "OrdersQueueUrl": "http://q",
+    }
+
+
+def test_requirements_hash_changes_with_requirements(tmp_path: Path) -> None:
+    req = tmp_path / "r.txt"
+    req.write_text("pillow==13.0.0\n")
+    first = deploy.requirements_hash(req)
+    assert deploy.requirements_hash(req) == first
+    req.write_text("pillow==12.0.0\n")
+    assert deploy.requirements_hash(req) != first
+
+
+@pytest.mark.parametrize(
+    ("url", "endpoint", "expected"),
+    [
+        (
+            "https://abc123.execute-api.us-east-1.amazonaws.com/Prod",
+            "http://127.0.0.1:4566",
+            "http://127.0.0.1:4566/restapis/abc123/Prod/_user_request_",
+        ),
+        (
+            "https://abc123.execute-api.us-east-1.amazonaws.com/dev/",
+            "http://localhost:4572/",
+            "http://localhost:4572/restapis/abc123/dev/_user_request_",
+        ),
+        (
+            "https://abc123.execute-api.us-east-1.amazonaws.com/Prod",
+            "https://lambda.us-east-1.amazonaws.com",
+            "https://abc123.execute-api.us-east-1.amazonaws.com/Prod",
+        ),
+    ],
+)
+def test_api_url_rewrite(url: str, endpoint: str, expected: str) -> None:
+    assert st.api_url_for_endpoint(url, endpoint) == expected
+
+
+def test_wait_until_returns_value_and_reraises_last_assertion() -> None:
+    calls = iter([None, 0, "ok"])
+    assert st.wait_until(lambda: next(calls), timeout=5, interval=0) == "ok"
+
+    def never() -> None:
+        raise AssertionError("still 3 items")
+
+    with pytest.raises(AssertionError, match="still 3 items"):
+        st.wait_until(never, timeout=0.05, interval=0.01)
