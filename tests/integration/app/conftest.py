@@ -7,7 +7,9 @@ out the stack outputs, the data-layer names and boto3 clients for that endpoint.
 
 from __future__ import annotations
 
+import json
 import os
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -79,3 +81,65 @@ def cleanup() -> Iterator[Callable[[Callable[[], Any]], None]]:
             errors.append(e)
     if errors:
         raise errors[0]
+
+
+@dataclass
+class PoisonBatch:
+    good: dict[str, str]  # order_id -> customer email
+    marker: str
+    sent: int
+    deadline: float
+    clock: Callable[[], float] = time.monotonic
+
+
+# With VisibilityTimeout 30 s and maxReceiveCount 3, a poison message needs about 3 visibility
+# periods to reach the DLQ; this fixture starts that clock when the package starts, so the wait
+# overlaps the other tests instead of adding to the run.
+POISON_DEADLINE_S = 150
+
+
+@pytest.fixture(scope="package", autouse=True)
+def poison_batch(app: App) -> Iterator[PoisonBatch]:
+    """One SQS batch to orders-queue: three good order messages and one poison message."""
+    ddb, sqs = app.client("dynamodb"), app.client("sqs")
+    orders = app.name("ORDERS_TABLE")
+    marker = unique("poison")
+    good: dict[str, str] = {}
+    now = time.strftime("%Y-%m-%dT%H:%M:%S.000000Z", time.gmtime())
+    for _ in range(3):
+        order_id = str(uuid.uuid4())
+        email = f"{unique('batch')}@example.com"
+        ddb.put_item(
+            TableName=orders,
+            Item={
+                "order_id": {"S": order_id},
+                "status": {"S": "PENDING"},
+                "customer_email": {"S": email},
+                "items": {
+                    "L": [
+                        {
+                            "M": {
+                                "sku": {"S": "SKU-1"},
+                                "quantity": {"N": "1"},
+                                "unit_price_cents": {"N": "100"},
+                            }
+                        }
+                    ]
+                },  # fmt: skip
+                "card": {"S": "tok_visa"},
+                "amount_cents": {"N": "100"},
+                "created_at": {"S": now},
+                "updated_at": {"S": now},
+            },
+        )
+        good[order_id] = email
+    entries = [
+        {"Id": f"good{i}", "MessageBody": json.dumps({"order_id": oid, "customer_email": email})}
+        for i, (oid, email) in enumerate(good.items())
+    ]
+    entries.insert(1, {"Id": "poison", "MessageBody": f"{{not json {marker}"})
+    resp = sqs.send_message_batch(QueueUrl=app.queue_url("ORDERS_QUEUE"), Entries=entries)
+    assert not resp.get("Failed"), resp
+    yield PoisonBatch(good, marker, len(entries), time.monotonic() + POISON_DEADLINE_S)
+    for order_id in good:
+        ddb.delete_item(TableName=orders, Key={"order_id": {"S": order_id}})
