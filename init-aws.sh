@@ -1,0 +1,167 @@
+#!/usr/bin/env bash
+# Creates the app's data layer in LocalStack. Runs as a ready.d hook on every `make up` (host and
+# Docker mode) and by hand (`./init-aws.sh` with awslocal on PATH). Idempotent: a second run
+# changes nothing and succeeds. Names (env var = default) the app builds on:
+#   USERS_TABLE=users              key user_id (S); GSI email-index on email (S);
+#                                  stream NEW_AND_OLD_IMAGES (users-stream consumer)
+#   ORDERS_TABLE=orders            key order_id (S)
+#   IDEMPOTENCY_TABLE=idempotency  key id (S); TTL on expiration (powertools' defaults)
+#   INVENTORY_TABLE=inventory      key sku (S); seeded: SKU-1 stock 100, SKU-2 stock 25, SKU-OUT stock 0
+#   IMAGES_BUCKET=images-bucket    uploads -> thumbnails
+#   ARCHIVE_BUCKET=stream-archive-bucket   Kinesis consumer's archive
+#   ORDERS_QUEUE=orders-queue      VisibilityTimeout 30, redrive to ORDERS_DLQ after 3 receives
+#   ORDERS_DLQ=orders-dlq          retention 14 days
+#   SES_SENDER=orders@example.com  verified SES identity
+#   EVENTS_STREAM=events-stream    Kinesis, 1 shard
+# All tables are PAY_PER_REQUEST. Independent resources are created in parallel (each awslocal
+# call is a Python start-up of ~0.5 s), so this stays quick on a 2-core machine.
+set -euo pipefail
+
+USERS_TABLE="${USERS_TABLE:-users}"
+ORDERS_TABLE="${ORDERS_TABLE:-orders}"
+IDEMPOTENCY_TABLE="${IDEMPOTENCY_TABLE:-idempotency}"
+INVENTORY_TABLE="${INVENTORY_TABLE:-inventory}"
+IMAGES_BUCKET="${IMAGES_BUCKET:-images-bucket}"
+ARCHIVE_BUCKET="${ARCHIVE_BUCKET:-stream-archive-bucket}"
+ORDERS_QUEUE="${ORDERS_QUEUE:-orders-queue}"
+ORDERS_DLQ="${ORDERS_DLQ:-orders-dlq}"
+SES_SENDER="${SES_SENDER:-orders@example.com}"
+EVENTS_STREAM="${EVENTS_STREAM:-events-stream}"
+
+export AWS_DEFAULT_REGION="${AWS_DEFAULT_REGION:-us-east-1}"
+export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-test}"
+export AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-test}"
+export DISABLE_DEPRECATION_NOTICE=1
+export AWS_PAGER=""
+
+log() { echo "[init-aws] $*" >&2; }
+
+command -v awslocal >/dev/null || { log "awslocal not found on PATH (pip install awscli-local)"; exit 1; }
+
+# aws_ok ERROR_CODE... -- CMD...: run awslocal CMD; an error whose code is one of ERROR_CODE
+# (the "already exists" answer of a create call) counts as success. Output goes to stderr.
+aws_ok() {
+    local codes=()
+    while [[ "$1" != "--" ]]; do codes+=("$1"); shift; done
+    shift
+    local err
+    if err=$(awslocal "$@" --output json 2>&1 >/dev/null); then
+        return 0
+    fi
+    local code
+    for code in "${codes[@]}"; do
+        if [[ "$err" == *"($code)"* ]]; then
+            return 0
+        fi
+    done
+    log "FAILED: awslocal $*"
+    echo "$err" >&2
+    return 1
+}
+
+create_table() {  # name, then create-table arguments
+    local name="$1"; shift
+    aws_ok ResourceInUseException -- dynamodb create-table --table-name "$name" \
+        --billing-mode PAY_PER_REQUEST "$@"
+    log "table $name ok"
+}
+
+users_table() {
+    create_table "$USERS_TABLE" \
+        --attribute-definitions AttributeName=user_id,AttributeType=S AttributeName=email,AttributeType=S \
+        --key-schema AttributeName=user_id,KeyType=HASH \
+        --global-secondary-indexes 'IndexName=email-index,KeySchema=[{AttributeName=email,KeyType=HASH}],Projection={ProjectionType=ALL}' \
+        --stream-specification StreamEnabled=true,StreamViewType=NEW_AND_OLD_IMAGES
+}
+
+orders_table() {
+    create_table "$ORDERS_TABLE" \
+        --attribute-definitions AttributeName=order_id,AttributeType=S \
+        --key-schema AttributeName=order_id,KeyType=HASH
+}
+
+idempotency_table() {
+    create_table "$IDEMPOTENCY_TABLE" \
+        --attribute-definitions AttributeName=id,AttributeType=S \
+        --key-schema AttributeName=id,KeyType=HASH
+    # enabling TTL twice is an error on AWS: look first
+    local status
+    status=$(awslocal dynamodb describe-time-to-live --table-name "$IDEMPOTENCY_TABLE" \
+        --query 'TimeToLiveDescription.TimeToLiveStatus' --output text)
+    if [[ "$status" != "ENABLED" && "$status" != "ENABLING" ]]; then
+        aws_ok -- dynamodb update-time-to-live --table-name "$IDEMPOTENCY_TABLE" \
+            --time-to-live-specification Enabled=true,AttributeName=expiration
+    fi
+    log "TTL on $IDEMPOTENCY_TABLE.expiration ok"
+}
+
+seed_item() {  # sku, stock, name: written only if absent (never overwrites live stock)
+    aws_ok ConditionalCheckFailedException -- dynamodb put-item --table-name "$INVENTORY_TABLE" \
+        --item "{\"sku\": {\"S\": \"$1\"}, \"stock\": {\"N\": \"$2\"}, \"name\": {\"S\": \"$3\"}}" \
+        --condition-expression 'attribute_not_exists(sku)'
+}
+
+inventory_table() {
+    create_table "$INVENTORY_TABLE" \
+        --attribute-definitions AttributeName=sku,AttributeType=S \
+        --key-schema AttributeName=sku,KeyType=HASH
+    seed_item SKU-1 100 "Widget" &
+    local a=$!
+    seed_item SKU-2 25 "Gadget" &
+    local b=$!
+    seed_item SKU-OUT 0 "Sold-out item" &
+    local c=$!
+    wait "$a"
+    wait "$b"
+    wait "$c"
+    log "inventory seeded"
+}
+
+buckets() {
+    local bucket
+    for bucket in "$IMAGES_BUCKET" "$ARCHIVE_BUCKET"; do
+        aws_ok BucketAlreadyOwnedByYou -- s3api create-bucket --bucket "$bucket" &
+    done
+    local pid
+    for pid in $(jobs -p); do wait "$pid"; done
+    log "buckets $IMAGES_BUCKET $ARCHIVE_BUCKET ok"
+}
+
+queues() {
+    local dlq_url dlq_arn
+    dlq_url=$(awslocal sqs create-queue --queue-name "$ORDERS_DLQ" \
+        --attributes MessageRetentionPeriod=1209600 --query QueueUrl --output text)
+    dlq_arn=$(awslocal sqs get-queue-attributes --queue-url "$dlq_url" \
+        --attribute-names QueueArn --query Attributes.QueueArn --output text)
+    local attributes
+    attributes=$(printf '{"VisibilityTimeout":"30","RedrivePolicy":"{\\"deadLetterTargetArn\\":\\"%s\\",\\"maxReceiveCount\\":\\"3\\"}"}' "$dlq_arn")
+    awslocal sqs create-queue --queue-name "$ORDERS_QUEUE" --attributes "$attributes" >/dev/null
+    log "queues $ORDERS_QUEUE -> $ORDERS_DLQ ok"
+}
+
+ses_sender() {
+    aws_ok -- ses verify-email-identity --email-address "$SES_SENDER"
+    log "SES sender $SES_SENDER ok"
+}
+
+events_stream() {
+    aws_ok ResourceInUseException -- kinesis create-stream --stream-name "$EVENTS_STREAM" \
+        --shard-count 1
+    log "stream $EVENTS_STREAM ok"
+}
+
+log "creating resources in ${AWS_ENDPOINT_URL:-LocalStack}"
+pids=()
+for step in users_table orders_table idempotency_table inventory_table buckets queues ses_sender events_stream; do
+    "$step" &
+    pids+=("$!")
+done
+failed=0
+for pid in "${pids[@]}"; do
+    wait "$pid" || failed=1
+done
+if [[ "$failed" != 0 ]]; then
+    log "some resources could not be created (see above)"
+    exit 1
+fi
+log "done"
