@@ -1,0 +1,99 @@
+"""The one HTTP response helper, and the API Gateway resolver every route function uses.
+
+Every API function builds its resolver with `make_resolver()` so they all answer the same way:
+JSON bodies, CORS headers, and `{"message": ...}` errors mapped from typed exceptions. Bad input
+is always a 4xx; anything unexpected is logged with its stack trace and answered with a generic
+500 that does not leak the exception text.
+"""
+
+from __future__ import annotations
+
+import json
+from http import HTTPStatus
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import (
+    APIGatewayRestResolver,
+    CORSConfig,
+    Response,
+    content_types,
+)
+from aws_lambda_powertools.utilities.parser import parse
+from pydantic import BaseModel
+from pydantic import ValidationError as PydanticValidationError
+
+from common.dynamo import plain
+from common.errors import DomainError, InvalidRequestError
+
+# Largest request body any route accepts, in bytes of the decoded body. API Gateway's own limit
+# is 10 MB; our payloads are small JSON documents, so anything larger is a client error.
+MAX_BODY_BYTES = 16 * 1024
+
+logger = Logger()
+
+
+def json_response(status: int, body: Any) -> Response:
+    """A JSON response; DynamoDB numbers (Decimal) become plain ints/strings."""
+    return Response(
+        status_code=status,
+        content_type=content_types.APPLICATION_JSON,
+        body=json.dumps(plain(body), separators=(",", ":"), ensure_ascii=False),
+    )
+
+
+def error_response(
+    status: int, message: str, errors: list[dict[str, str]] | None = None
+) -> Response:
+    body: dict[str, Any] = {"message": message}
+    if errors:
+        body["errors"] = errors
+    return json_response(status, body)
+
+
+def _field_errors(exc: PydanticValidationError) -> list[dict[str, str]]:
+    # loc + msg only: pydantic's `input` would echo the caller's data back (and into logs).
+    return [
+        {"field": ".".join(str(part) for part in err["loc"]) or "body", "message": err["msg"]}
+        for err in exc.errors(include_url=False, include_input=False)
+    ]
+
+
+def parse_body[M: BaseModel](app: APIGatewayRestResolver, model: type[M]) -> M:
+    """Validate the request body against `model`; raise InvalidRequestError (400) otherwise."""
+    body = app.current_event.decoded_body or ""
+    size = len(body.encode("utf-8"))
+    if size > MAX_BODY_BYTES:
+        raise InvalidRequestError(f"request body is {size} bytes; the limit is {MAX_BODY_BYTES}")
+    if not body.strip():
+        raise InvalidRequestError("request body must be a JSON object")
+    try:
+        return parse(event=body, model=model)
+    except PydanticValidationError as e:
+        raise _InvalidBody(_field_errors(e)) from e
+
+
+class _InvalidBody(InvalidRequestError):
+    def __init__(self, errors: list[dict[str, str]]) -> None:
+        malformed = any(err["message"].startswith("Invalid JSON") for err in errors)
+        super().__init__("malformed JSON body" if malformed else "invalid request body")
+        self.errors = errors
+
+
+def make_resolver() -> APIGatewayRestResolver:
+    """A REST API resolver with CORS and the shared error mapping registered."""
+    app = APIGatewayRestResolver(cors=CORSConfig(allow_origin="*", max_age=300))
+
+    @app.exception_handler(DomainError)
+    def _domain_error(exc: DomainError) -> Response:
+        logger.info(
+            "request rejected", extra={"error": type(exc).__name__, "status": exc.http_status}
+        )
+        return error_response(exc.http_status, exc.message, getattr(exc, "errors", None))
+
+    @app.exception_handler(Exception)
+    def _unexpected(exc: Exception) -> Response:
+        logger.exception("unhandled error")
+        return error_response(HTTPStatus.INTERNAL_SERVER_ERROR, "internal server error")
+
+    return app

@@ -1,0 +1,58 @@
+"""Saga step ValidateOrder. Input `{"order_id": ...}`; output: the validated order.
+
+Reads the stored order (the source of truth, not the execution input) and raises ValidationError
+when it does not exist, is already COMPLETED/FAILED, breaks the order rules (orders.models: no
+items, quantity < 1, ...) or names a SKU the inventory does not know.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import ValidationError as PydanticValidationError
+
+from common.aws import table
+from common.dynamo import plain
+from common.errors import ValidationError
+from common.settings import SETTINGS
+from orders import repository
+from orders.models import FINAL_STATUSES, Order
+
+logger = Logger()
+orders_table = table(SETTINGS.orders_table)
+inventory_table = table(SETTINGS.inventory_table)
+
+
+def validate_order(
+    order_id: Any, orders: Any = orders_table, inventory: Any = inventory_table
+) -> dict[str, Any]:
+    if not isinstance(order_id, str) or not 0 < len(order_id) <= 64:
+        raise ValidationError("order_id must be a non-empty string of at most 64 characters")
+    item = repository.get_order(orders, order_id)
+    if item is None:
+        raise ValidationError(f"order {order_id} does not exist")
+    if item.get("status") in FINAL_STATUSES:
+        raise ValidationError(f"order {order_id} is already {item['status']}")
+    try:
+        order = Order.model_validate(plain(item))
+    except PydanticValidationError as e:
+        fields = sorted(
+            {".".join(str(p) for p in err["loc"]) for err in e.errors(include_input=False)}
+        )
+        raise ValidationError(f"order {order_id} is invalid: {', '.join(fields)}") from e
+    unknown = [i.sku for i in order.items if not repository.sku_exists(inventory, i.sku)]
+    if unknown:
+        raise ValidationError(f"unknown sku: {', '.join(unknown)}")
+    if order.amount_cents != sum(i.quantity * i.unit_price_cents for i in order.items):
+        raise ValidationError(f"order {order_id} amount does not match its items")
+    return order.model_dump(include={"order_id", "customer_email", "items", "card", "amount_cents"})
+
+
+@logger.inject_lambda_context
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    logger.append_keys(order_id=event.get("order_id"))
+    order = validate_order(event.get("order_id"))
+    logger.info("order valid", extra={"amount_cents": order["amount_cents"]})
+    return order
