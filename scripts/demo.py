@@ -20,9 +20,10 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 import deploy
 import stack as st
-from botocore.exceptions import ClientError
 from stack import client, http, mails_to, wait_until
 
 OK, FAIL = "\u2714", "\u2718"

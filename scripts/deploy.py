@@ -33,8 +33,9 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-import stack as st
 from botocore.exceptions import ClientError
+
+import stack as st
 from stack import ROOT, client, log
 
 BUILD_DIR = ROOT / ".build"
@@ -331,85 +332,61 @@ def _table_stream_arn(table: str) -> str:
     return arn
 
 
-def _kinesis_arn(stream: str) -> str:
-    return client("kinesis").describe_stream_summary(StreamName=stream)["StreamDescriptionSummary"][
-        "StreamARN"
-    ]
-
-
 def _queue_url(queue: str) -> str:
     return client("sqs").get_queue_url(QueueName=queue)["QueueUrl"]
-
-
-def _queue_arn(queue: str) -> str:
-    return client("sqs").get_queue_attributes(
-        QueueUrl=_queue_url(queue), AttributeNames=["QueueArn"]
-    )["Attributes"]["QueueArn"]
-
-
-def _table_arn(table: str) -> str:
-    return client("dynamodb").describe_table(TableName=table)["Table"]["TableArn"]
 
 
 def _bucket_arn(bucket: str) -> str:
     return f"arn:aws:s3:::{bucket}"
 
 
-# Parameter name (lower-cased, without "Name") fragments -> how to resolve the value.
+def _from(var: str, kind: str = "name") -> Any:
+    def resolve() -> str:
+        value = data_layer_name(var)
+        return _table_stream_arn(value) if kind == "stream" else value
+
+    return resolve
+
+
+# template.yaml's data-layer parameters -> their values in this environment. Parameters not
+# listed keep their template default; PARAM_<Name>=value in the environment overrides any.
+PARAMETERS: dict[str, Any] = {
+    "UsersTableName": _from("USERS_TABLE"),
+    "UsersTableStreamArn": _from("USERS_TABLE", "stream"),
+    "OrdersTableName": _from("ORDERS_TABLE"),
+    "InventoryTableName": _from("INVENTORY_TABLE"),
+    "IdempotencyTableName": _from("IDEMPOTENCY_TABLE"),
+    "ImagesBucketName": _from("IMAGES_BUCKET"),
+    "StreamArchiveBucketName": _from("ARCHIVE_BUCKET"),
+    "OrdersQueueName": _from("ORDERS_QUEUE"),
+    "OrdersDlqName": _from("ORDERS_DLQ"),
+    "EventsStreamName": _from("EVENTS_STREAM"),
+    "SenderEmail": _from("SES_SENDER"),
+}
+LAYER_PARAMETER = "DependenciesLayerArn"
+
+
 def resolve_parameter(name: str, layer_arn: str | None) -> str | None:
-    """Value for a template parameter from the data layer, or None to keep its default."""
+    """Value for a template parameter, or None to keep its default."""
     override = os.environ.get(f"PARAM_{name}")
     if override is not None:
         return override
-    n = name.lower()
-    if "layer" in n and n.endswith("arn"):
+    if name == LAYER_PARAMETER:
         return layer_arn
-    pairs = [
-        ("users", "USERS_TABLE", "table"),
-        ("orders", "ORDERS_TABLE", "table"),
-        ("idempotency", "IDEMPOTENCY_TABLE", "table"),
-        ("inventory", "INVENTORY_TABLE", "table"),
-        ("image", "IMAGES_BUCKET", "bucket"),
-        ("archive", "ARCHIVE_BUCKET", "bucket"),
-        ("dlq", "ORDERS_DLQ", "queue"),
-        ("deadletter", "ORDERS_DLQ", "queue"),
-        ("queue", "ORDERS_QUEUE", "queue"),
-        ("sender", "SES_SENDER", "email"),
-        ("email", "SES_SENDER", "email"),
-        ("kinesis", "EVENTS_STREAM", "kinesis"),
-        ("events", "EVENTS_STREAM", "kinesis"),
-    ]
-    for frag, var, kind in pairs:
-        if frag not in n:
-            continue
-        # "OrdersQueue..." must not match the orders table; "UsersTableStream" is a table stream.
-        if kind == "table" and ("queue" in n or "dlq" in n or "deadletter" in n):
-            continue
-        if kind == "table" and "table" not in n and "stream" not in n:
-            continue
-        value = data_layer_name(var)
-        if kind == "table":
-            if "stream" in n:
-                return _table_stream_arn(value)
-            return _table_arn(value) if n.endswith("arn") else value
-        if kind == "bucket":
-            return _bucket_arn(value) if n.endswith("arn") else value
-        if kind == "queue":
-            if n.endswith("url"):
-                return _queue_url(value)
-            return _queue_arn(value) if n.endswith("arn") else value
-        if kind == "kinesis":
-            return _kinesis_arn(value) if n.endswith("arn") else value
-        return value
-    return None
+    resolver = PARAMETERS.get(name)
+    return resolver() if resolver else None
 
 
 def stack_parameters(template: dict[str, Any], layer_arn: str | None) -> list[dict[str, str]]:
-    params = []
-    for name in template.get("Parameters", {}):
+    params, missing = [], []
+    for name, spec in template.get("Parameters", {}).items():
         value = resolve_parameter(name, layer_arn)
         if value is not None:
             params.append({"ParameterKey": name, "ParameterValue": value})
+        elif "Default" not in spec:
+            missing.append(name)
+    if missing:
+        raise DeployError(f"no value for parameter(s) {', '.join(missing)} (set PARAM_<Name>)")
     return params
 
 
@@ -569,6 +546,23 @@ def deploy_stack(stack_name: str, body: str, params: list[dict[str, str]], bucke
 # --- wiring SAM cannot express -----------------------------------------------------------------
 
 
+def _s3_may_invoke(fn_arn: str, bucket: str) -> bool:
+    lam = client("lambda")
+    try:
+        policy = json.loads(lam.get_policy(FunctionName=fn_arn)["Policy"])
+    except ClientError as e:
+        if e.response["Error"]["Code"] == "ResourceNotFoundException":
+            return False
+        raise
+    for stmt in policy.get("Statement", []):
+        principal = stmt.get("Principal")
+        service = principal.get("Service") if isinstance(principal, dict) else principal
+        source = (stmt.get("Condition", {}).get("ArnLike", {}) or {}).get("AWS:SourceArn")
+        if service == "s3.amazonaws.com" and source in (None, _bucket_arn(bucket)):
+            return True
+    return False
+
+
 def wire_thumbnail_notification(stack_name: str, outputs: dict[str, str]) -> str | None:
     """images-bucket (owned by the data layer) -> thumbnail function, prefix uploads/."""
     fn_arn = outputs.get("ThumbnailFunctionArn")
@@ -577,7 +571,7 @@ def wire_thumbnail_notification(stack_name: str, outputs: dict[str, str]) -> str
     bucket = data_layer_name("IMAGES_BUCKET")
     s3, lam = client("s3"), client("lambda")
     account = fn_arn.split(":")[4]
-    try:
+    if not _s3_may_invoke(fn_arn, bucket):  # the template usually grants it already
         lam.add_permission(
             FunctionName=fn_arn,
             StatementId=f"{bucket}-invoke",
@@ -586,9 +580,6 @@ def wire_thumbnail_notification(stack_name: str, outputs: dict[str, str]) -> str
             SourceArn=_bucket_arn(bucket),
             SourceAccount=account,
         )
-    except ClientError as e:
-        if e.response["Error"]["Code"] != "ResourceConflictException":
-            raise
     config_id = f"{stack_name}-thumbnail"
     current = s3.get_bucket_notification_configuration(Bucket=bucket)
     current.pop("ResponseMetadata", None)
@@ -619,6 +610,14 @@ def collect_outputs(stack_name: str) -> dict[str, str]:
     if "ApiUrl" in outputs:
         outputs["ApiUrlAws"] = outputs["ApiUrl"]
         outputs["ApiUrl"] = st.api_url_for_endpoint(outputs["ApiUrl"]).rstrip("/")
+    if st.is_local():
+        # queue URLs in the form the endpoint serves (the AWS form works too, but is misleading)
+        for key, value in list(outputs.items()):
+            if key.endswith("QueueUrl") and value.startswith("https://sqs."):
+                try:
+                    outputs[key] = _queue_url(value.rstrip("/").rsplit("/", 1)[-1])
+                except ClientError:
+                    pass
     return outputs
 
 
@@ -649,9 +648,7 @@ def deploy(
     template = load_template(template_path)
     bucket = artifacts_bucket(stack_name)
     ensure_bucket(bucket)
-    needs_layer = any(
-        "layer" in p.lower() and p.lower().endswith("arn") for p in template.get("Parameters", {})
-    )
+    needs_layer = LAYER_PARAMETER in template.get("Parameters", {})
     layer_arn = publish_layer(stack_name, bucket) if needs_layer else None
     packager = Packager(bucket, template_path.parent, hot_reload)
     template = package_template(template, packager)

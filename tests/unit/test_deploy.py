@@ -8,10 +8,11 @@ import zipfile
 from pathlib import Path
 
 import boto3
-import deploy
 import pytest
-import stack as st
 from moto import mock_aws
+
+import deploy
+import stack as st
 
 TEMPLATE = """\
 AWSTemplateFormatVersion: '2010-09-09'
@@ -129,7 +130,7 @@ def test_hot_reload_points_code_at_the_source_directory(project: Path, s3) -> No
     assert out["Resources"]["Machine"]["Properties"]["DefinitionUri"]["Bucket"] == "arts"
 
 
-def test_parameters_from_layer_defaults_and_overrides(
+def test_parameters_from_layer_data_layer_env_and_overrides(
     project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     tpl = deploy.load_template(project / "template.yaml")
@@ -143,6 +144,12 @@ def test_parameters_from_layer_defaults_and_overrides(
         "UsersTableName": "users-x",
         "OrdersQueueUrl": "http://q",
     }
+
+
+def test_required_parameter_without_value_is_a_clear_error(project: Path) -> None:
+    tpl = deploy.load_template(project / "template.yaml")
+    with pytest.raises(deploy.DeployError, match="OrdersQueueUrl"):
+        deploy.stack_parameters(tpl, "arn:l:1")
 
 
 def test_requirements_hash_changes_with_requirements(tmp_path: Path) -> None:

@@ -15,8 +15,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import deploy
 import pytest
+
+import deploy
 import stack as st
 
 

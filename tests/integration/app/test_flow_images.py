@@ -8,6 +8,7 @@ import time
 
 import pytest
 from PIL import Image
+
 from stack import wait_until
 
 from .conftest import App, unique

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from stack import mails_to, wait_until
 
 from .conftest import App, PoisonBatch, unique

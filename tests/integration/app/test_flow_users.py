@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+
 from stack import mails_to, wait_until
 
 from .conftest import App, unique
