@@ -16,6 +16,7 @@
 # All tables are PAY_PER_REQUEST. Independent resources are created in parallel (each awslocal
 # call is a Python start-up of ~0.5 s), so this stays quick on a 2-core machine.
 set -euo pipefail
+shopt -s inherit_errexit
 
 USERS_TABLE="${USERS_TABLE:-users}"
 ORDERS_TABLE="${ORDERS_TABLE:-orders}"
@@ -38,19 +39,22 @@ log() { echo "[init-aws] $*" >&2; }
 
 command -v awslocal >/dev/null || { log "awslocal not found on PATH (pip install awscli-local)"; exit 1; }
 
-# aws_ok ERROR_CODE... -- CMD...: run awslocal CMD; an error whose code is one of ERROR_CODE
-# (the "already exists" answer of a create call) counts as success. Output goes to stderr.
+# aws_ok ERROR_CODE... -- CMD...: run awslocal CMD and print "created"; an error whose code is
+# one of ERROR_CODE (a create call's "already exists" answer) prints "exists" instead. Anything
+# else fails with the CLI's message on stderr.
 aws_ok() {
     local codes=()
     while [[ "$1" != "--" ]]; do codes+=("$1"); shift; done
     shift
     local err
     if err=$(awslocal "$@" --output json 2>&1 >/dev/null); then
+        echo created
         return 0
     fi
     local code
     for code in "${codes[@]}"; do
         if [[ "$err" == *"($code)"* ]]; then
+            echo exists
             return 0
         fi
     done
@@ -59,11 +63,13 @@ aws_ok() {
     return 1
 }
 
-create_table() {  # name, then create-table arguments
+create_table() {  # name, then create-table arguments; prints created|exists
     local name="$1"; shift
-    aws_ok ResourceInUseException -- dynamodb create-table --table-name "$name" \
-        --billing-mode PAY_PER_REQUEST "$@"
-    log "table $name ok"
+    local state
+    state=$(aws_ok ResourceInUseException -- dynamodb create-table --table-name "$name" \
+        --billing-mode PAY_PER_REQUEST "$@")
+    log "table $name: $state"
+    echo "$state"
 }
 
 users_table() {
@@ -71,89 +77,102 @@ users_table() {
         --attribute-definitions AttributeName=user_id,AttributeType=S AttributeName=email,AttributeType=S \
         --key-schema AttributeName=user_id,KeyType=HASH \
         --global-secondary-indexes 'IndexName=email-index,KeySchema=[{AttributeName=email,KeyType=HASH}],Projection={ProjectionType=ALL}' \
-        --stream-specification StreamEnabled=true,StreamViewType=NEW_AND_OLD_IMAGES
+        --stream-specification StreamEnabled=true,StreamViewType=NEW_AND_OLD_IMAGES >/dev/null
 }
 
 orders_table() {
     create_table "$ORDERS_TABLE" \
         --attribute-definitions AttributeName=order_id,AttributeType=S \
-        --key-schema AttributeName=order_id,KeyType=HASH
+        --key-schema AttributeName=order_id,KeyType=HASH >/dev/null
 }
 
 idempotency_table() {
-    create_table "$IDEMPOTENCY_TABLE" \
+    local state status=""
+    state=$(create_table "$IDEMPOTENCY_TABLE" \
         --attribute-definitions AttributeName=id,AttributeType=S \
-        --key-schema AttributeName=id,KeyType=HASH
-    # enabling TTL twice is an error on AWS: look first
-    local status
-    status=$(awslocal dynamodb describe-time-to-live --table-name "$IDEMPOTENCY_TABLE" \
-        --query 'TimeToLiveDescription.TimeToLiveStatus' --output text)
-    if [[ "$status" != "ENABLED" && "$status" != "ENABLING" ]]; then
-        aws_ok -- dynamodb update-time-to-live --table-name "$IDEMPOTENCY_TABLE" \
-            --time-to-live-specification Enabled=true,AttributeName=expiration
+        --key-schema AttributeName=id,KeyType=HASH)
+    # enabling TTL twice is an error on AWS: an existing table is asked first
+    if [[ "$state" == exists ]]; then
+        status=$(awslocal dynamodb describe-time-to-live --table-name "$IDEMPOTENCY_TABLE" \
+            --query 'TimeToLiveDescription.TimeToLiveStatus' --output text)
     fi
-    log "TTL on $IDEMPOTENCY_TABLE.expiration ok"
+    if [[ "$status" != ENABLED && "$status" != ENABLING ]]; then
+        aws_ok -- dynamodb update-time-to-live --table-name "$IDEMPOTENCY_TABLE" \
+            --time-to-live-specification Enabled=true,AttributeName=expiration >/dev/null
+    fi
+    log "TTL on $IDEMPOTENCY_TABLE.expiration: ENABLED"
 }
 
-seed_item() {  # sku, stock, name: written only if absent (never overwrites live stock)
-    aws_ok ConditionalCheckFailedException -- dynamodb put-item --table-name "$INVENTORY_TABLE" \
-        --item "{\"sku\": {\"S\": \"$1\"}, \"stock\": {\"N\": \"$2\"}, \"name\": {\"S\": \"$3\"}}" \
-        --condition-expression 'attribute_not_exists(sku)'
-}
+SEED_ITEMS=(
+    '{"sku": {"S": "SKU-1"}, "stock": {"N": "100"}, "name": {"S": "Widget"}}'
+    '{"sku": {"S": "SKU-2"}, "stock": {"N": "25"}, "name": {"S": "Gadget"}}'
+    '{"sku": {"S": "SKU-OUT"}, "stock": {"N": "0"}, "name": {"S": "Sold-out item"}}'
+)
 
 inventory_table() {
-    create_table "$INVENTORY_TABLE" \
+    local state
+    state=$(create_table "$INVENTORY_TABLE" \
         --attribute-definitions AttributeName=sku,AttributeType=S \
-        --key-schema AttributeName=sku,KeyType=HASH
-    seed_item SKU-1 100 "Widget" &
-    local a=$!
-    seed_item SKU-2 25 "Gadget" &
-    local b=$!
-    seed_item SKU-OUT 0 "Sold-out item" &
-    local c=$!
-    wait "$a"
-    wait "$b"
-    wait "$c"
+        --key-schema AttributeName=sku,KeyType=HASH)
+    if [[ "$state" == created ]]; then
+        # a new table is empty: one batch write
+        local requests="" item
+        for item in "${SEED_ITEMS[@]}"; do
+            requests+="${requests:+,}{\"PutRequest\": {\"Item\": $item}}"
+        done
+        aws_ok -- dynamodb batch-write-item \
+            --request-items "{\"$INVENTORY_TABLE\": [$requests]}" >/dev/null
+    else
+        # an existing table keeps its live stock: only missing items are added
+        local pids=() pid item
+        for item in "${SEED_ITEMS[@]}"; do
+            aws_ok ConditionalCheckFailedException -- dynamodb put-item \
+                --table-name "$INVENTORY_TABLE" --item "$item" \
+                --condition-expression 'attribute_not_exists(sku)' >/dev/null &
+            pids+=("$!")
+        done
+        for pid in "${pids[@]}"; do wait "$pid"; done
+    fi
     log "inventory seeded"
 }
 
-buckets() {
-    local bucket
-    for bucket in "$IMAGES_BUCKET" "$ARCHIVE_BUCKET"; do
-        aws_ok BucketAlreadyOwnedByYou -- s3api create-bucket --bucket "$bucket" &
-    done
-    local pid
-    for pid in $(jobs -p); do wait "$pid"; done
-    log "buckets $IMAGES_BUCKET $ARCHIVE_BUCKET ok"
+bucket() {
+    local state
+    aws_ok BucketAlreadyOwnedByYou -- s3api create-bucket --bucket "$1" >/dev/null
+    log "bucket $1: ok"  # us-east-1 answers 200 for a bucket you already own
 }
 
 queues() {
-    local dlq_url dlq_arn
+    local dlq_url
     dlq_url=$(awslocal sqs create-queue --queue-name "$ORDERS_DLQ" \
         --attributes MessageRetentionPeriod=1209600 --query QueueUrl --output text)
-    dlq_arn=$(awslocal sqs get-queue-attributes --queue-url "$dlq_url" \
-        --attribute-names QueueArn --query Attributes.QueueArn --output text)
+    # a queue URL ends in <account>/<name>: the DLQ's ARN follows without another call
+    local account="${dlq_url%/*}"
+    account="${account##*/}"
+    local dlq_arn="arn:aws:sqs:${AWS_DEFAULT_REGION}:${account}:${ORDERS_DLQ}"
     local attributes
     attributes=$(printf '{"VisibilityTimeout":"30","RedrivePolicy":"{\\"deadLetterTargetArn\\":\\"%s\\",\\"maxReceiveCount\\":\\"3\\"}"}' "$dlq_arn")
     awslocal sqs create-queue --queue-name "$ORDERS_QUEUE" --attributes "$attributes" >/dev/null
-    log "queues $ORDERS_QUEUE -> $ORDERS_DLQ ok"
+    log "queue $ORDERS_QUEUE -> $ORDERS_DLQ ($dlq_arn) ok"
 }
 
 ses_sender() {
-    aws_ok -- ses verify-email-identity --email-address "$SES_SENDER"
-    log "SES sender $SES_SENDER ok"
+    aws_ok -- ses verify-email-identity --email-address "$SES_SENDER" >/dev/null
+    log "SES sender $SES_SENDER verified"
 }
 
 events_stream() {
-    aws_ok ResourceInUseException -- kinesis create-stream --stream-name "$EVENTS_STREAM" \
-        --shard-count 1
-    log "stream $EVENTS_STREAM ok"
+    local state
+    state=$(aws_ok ResourceInUseException -- kinesis create-stream --stream-name "$EVENTS_STREAM" \
+        --shard-count 1)
+    log "stream $EVENTS_STREAM: $state"
 }
 
 log "creating resources in ${AWS_ENDPOINT_URL:-LocalStack}"
 pids=()
-for step in users_table orders_table idempotency_table inventory_table buckets queues ses_sender events_stream; do
-    "$step" &
+for step in users_table orders_table idempotency_table inventory_table queues ses_sender \
+    events_stream "bucket $IMAGES_BUCKET" "bucket $ARCHIVE_BUCKET"; do
+    $step &
     pids+=("$!")
 done
 failed=0

@@ -128,7 +128,11 @@ def health(timeout: float = 2.0) -> Optional[dict]:
 def hash_files(paths: Iterable[Path], extra: str = "") -> str:
     digest = hashlib.sha256(extra.encode())
     for path in paths:
-        digest.update(str(path.relative_to(ROOT)).encode())
+        try:
+            name = str(path.relative_to(ROOT))
+        except ValueError:
+            name = str(path)
+        digest.update(name.encode())
         digest.update(path.read_bytes() if path.exists() else b"<missing>")
     return digest.hexdigest()
 
@@ -836,9 +840,12 @@ def cmd_up(_args: List[str]) -> int:
             raise
         if installed:
             t0 = t_start  # report start-up time, not install time
+    t_health = time.monotonic()
     scripts = wait_init(INIT_TIMEOUT_S)
     ran = ", ".join(s["name"] for s in scripts) or "no init scripts"
-    log(f"LocalStack is ready in {time.monotonic() - t0:.1f}s ({_describe(info)}; ran {ran})")
+    now = time.monotonic()
+    log(f"LocalStack is ready in {now - t0:.1f}s (gateway {t_health - t0:.1f}s + init "
+        f"{now - t_health:.1f}s; {_describe(info)}; ran {ran})")
     return 0
 
 
