@@ -1,0 +1,774 @@
+"""LocalStack runtime executor that runs Python Lambda functions as local processes (host mode).
+
+One executor = one execution environment = at most one live child process, spawned from
+`runtime/bootstrap.py` under the interpreter matching the function's runtime. LocalStack creates
+one executor per concurrent environment, reuses warm ones and stops idle ones (keepalive).
+
+No HTTP between LocalStack and the child: `invoke()` writes a frame on a pipe and returns the
+`InvocationResult` itself. The child's stdout and stderr share one pipe (fd level, so C extensions
+and subprocesses are captured too); everything written before the result frame is in that pipe
+when the result arrives, which keeps the logs of an invocation complete and in order.
+
+Faults follow AWS: the executor enforces the timeout (Sandbox.Timedout), reports a dead process
+as Runtime.ExitError, a too large response as Function.ResponseSizeTooLarge, and the process is
+replaced on the next invoke after any of them, or after an init failure, or after a hot-reload
+change.
+"""
+
+from __future__ import annotations
+
+import atexit
+import base64
+import binascii
+import errno
+import fcntl
+import json
+import logging
+import math
+import os
+import select
+import signal
+import subprocess
+import sys
+import threading
+import time
+import weakref
+from datetime import UTC, datetime
+from pathlib import Path
+
+from localstack import config
+from localstack.aws.api.lambda_ import InvocationType, PackageType
+from localstack.services.lambda_.invocation.lambda_models import (
+    FunctionVersion,
+    InvocationResult,
+    RequestEntityTooLargeException,
+)
+from localstack.services.lambda_.invocation.runtime_executor import (
+    LambdaRuntimeException,
+    RuntimeExecutor,
+)
+
+from localstack_hostmode.executor_interpreters import find_interpreter
+from localstack_hostmode.executor_reload import watcher_for
+from localstack_hostmode.runtime import bootstrap as protocol
+
+LOG = logging.getLogger(__name__)
+
+BOOTSTRAP = Path(protocol.__file__).resolve()
+RUNTIME_DIR = str(BOOTSTRAP.parent)
+RUNTIME_LIB_ENV = "HOSTMODE_LAMBDA_RUNTIME_LIB"
+# Where `make up` installs the runtime-bundled SDK; used when the launcher did not pass it.
+DEFAULT_RUNTIME_LIB = (
+    Path(__file__).resolve().parents[2] / ".localstack" / "lambda-runtime" / "python"
+)
+
+# AWS: Invoke request payloads up to 6 MB (the API answers 413 above), responses up to
+# 6 MB + 100 bytes (LocalStack's LAMBDA_LIMITS_MAX_FUNCTION_PAYLOAD_SIZE_BYTES, default 6291556).
+REQUEST_LIMIT_SLACK = 100
+# Variables LocalStack hands to its Docker init binary, not part of AWS's environment.
+INTERNAL_ENV_PREFIXES = ("LOCALSTACK_",)
+INTERNAL_ENV_VARS = frozenset({"EDGE_PORT", "AWS_LAMBDA_FUNCTION_TIMEOUT"})
+LOG_TAIL_BYTES = 64 * 1024
+MAX_LOG_BYTES_PER_INVOKE = 16 * 1024 * 1024
+READ_CHUNK = 1 << 20
+PIPE_SIZE = 1 << 20
+F_SETPIPE_SZ = 1031
+
+# Go's names for signals, as AWS reports them ("Runtime exited with error: signal: killed").
+SIGNAL_NAMES = {
+    signal.SIGKILL: "killed",
+    signal.SIGSEGV: "segmentation fault",
+    signal.SIGTERM: "terminated",
+    signal.SIGABRT: "aborted",
+    signal.SIGINT: "interrupt",
+    signal.SIGBUS: "bus error",
+    signal.SIGFPE: "floating point exception",
+    signal.SIGILL: "illegal instruction",
+    signal.SIGHUP: "hangup",
+    signal.SIGPIPE: "broken pipe",
+    signal.SIGQUIT: "quit",
+    signal.SIGUSR1: "user defined signal 1",
+    signal.SIGUSR2: "user defined signal 2",
+    signal.SIGALRM: "alarm clock",
+    signal.SIGTRAP: "trace/breakpoint trap",
+    signal.SIGXCPU: "CPU time limit exceeded",
+}
+
+_live_children: weakref.WeakSet[ChildProcess] = weakref.WeakSet()
+_live_lock = threading.Lock()
+
+
+def exit_reason(returncode: int | None) -> str:
+    """AWS's wording for a runtime process that ended (Runtime.ExitError)."""
+    if returncode is None or returncode == 0:
+        return "Runtime exited without providing a reason"
+    if returncode > 0:
+        return f"Runtime exited with error: exit status {returncode}"
+    signum = -returncode
+    return f"Runtime exited with error: signal: {SIGNAL_NAMES.get(signum, f'signal {signum}')}"
+
+
+def platform_error(error_type: str, message: str) -> bytes:
+    """Errors raised by the Lambda service itself carry only errorType and errorMessage."""
+    return json.dumps({"errorType": error_type, "errorMessage": message}).encode()
+
+
+def gateway_host() -> str:
+    """Address at which the child reaches LocalStack's gateway."""
+    host = config.GATEWAY_LISTEN[0].host.strip("[]")
+    if host in ("", "0.0.0.0", "::"):
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host else host
+
+
+def runtime_lib_path() -> str | None:
+    path = os.environ.get(RUNTIME_LIB_ENV) or (
+        str(DEFAULT_RUNTIME_LIB) if DEFAULT_RUNTIME_LIB.is_dir() else None
+    )
+    if not path:
+        LOG.warning(
+            "%s is not set: Lambda handlers will not find the runtime-bundled boto3",
+            RUNTIME_LIB_ENV,
+        )
+    return path
+
+
+def host_path(path: str, code_dir: str, layer_dirs: list[str]) -> str:
+    """Map a path as the function sees it on AWS (/var/task/..., /opt/...) to this host.
+
+    Used for AWS_LAMBDA_EXEC_WRAPPER, which users point at their package or at a layer.
+    /opt is the layers extracted in order, so the last layer holding the file wins.
+    """
+    if path == "/var/task" or path.startswith("/var/task/"):
+        return code_dir + path[len("/var/task") :]
+    if path.startswith("/opt/"):
+        rest = path[len("/opt/") :]
+        for layer in reversed(layer_dirs):
+            candidate = os.path.join(layer, rest)
+            if os.path.exists(candidate):
+                return candidate
+    return path
+
+
+def _kill_all_children() -> None:
+    with _live_lock:
+        children = list(_live_children)
+    for child in children:
+        child.kill()
+
+
+atexit.register(_kill_all_children)
+
+
+class Frame:
+    __slots__ = ("kind", "body")
+
+    def __init__(self, kind: bytes, body: bytes):
+        self.kind = kind
+        self.body = body
+
+
+class ChildProcess:
+    """One spawned runtime process and its three pipes."""
+
+    def __init__(self, argv: list[str], env: dict[str, str], cwd: str):
+        self.popen: subprocess.Popen | None = None
+        self.init_error: Frame | None = None  # init failed: error frame to answer the next invoke
+        self.init_duration_ms: float | None = None
+        self.init_logs = b""
+        self.max_rss_kib = 0
+        self.dead = False
+        self.returncode: int | None = None
+        self.tail = bytearray()
+        self._rbuf = bytearray()
+        self._logs = bytearray()
+        self._out = memoryview(b"")
+        self._resp_eof = False
+        self._log_eof = False
+        self._killed = threading.Event()
+        self._spawn(argv, env, cwd)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def _spawn(self, argv: list[str], env: dict[str, str], cwd: str) -> None:
+        req_r, self.req_w = os.pipe2(os.O_CLOEXEC)
+        self.resp_r, resp_w = os.pipe2(os.O_CLOEXEC)
+        self.log_r, log_w = os.pipe2(os.O_CLOEXEC)
+        for fd in (self.req_w, self.resp_r):
+            try:
+                fcntl.fcntl(fd, F_SETPIPE_SZ, PIPE_SIZE)
+            except OSError:
+                pass  # larger pipes only save syscalls
+        argv = [*argv, str(req_r), str(resp_w)]
+        argv.append(argv.pop(-3))  # the config JSON goes last: <req fd> <resp fd> <config>
+        self.started = time.perf_counter()
+        try:
+            self.popen = subprocess.Popen(
+                argv,
+                env=env,
+                cwd=cwd,
+                stdin=subprocess.DEVNULL,
+                stdout=log_w,
+                stderr=log_w,
+                pass_fds=(req_r, resp_w),
+                start_new_session=True,  # own process group: stop() kills handler subprocesses too
+            )
+        except BaseException:
+            for fd in (req_r, resp_w, log_w, self.req_w, self.resp_r, self.log_r):
+                os.close(fd)
+            raise
+        finally:
+            if self.popen is not None:
+                for fd in (req_r, resp_w, log_w):
+                    os.close(fd)
+        for fd in (self.req_w, self.resp_r, self.log_r):
+            os.set_blocking(fd, False)
+        with _live_lock:
+            _live_children.add(self)
+
+    @property
+    def pid(self) -> int | None:
+        return self.popen.pid if self.popen else None
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group, reap the child, close our pipe ends."""
+        if self._killed.is_set() or self.popen is None:
+            return
+        self._killed.set()
+        try:
+            os.killpg(self.popen.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            self.returncode = self.popen.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            LOG.warning("Lambda runtime process %s did not exit after SIGKILL", self.popen.pid)
+        self.dead = True
+
+    def close(self) -> None:
+        self.kill()
+        for name in ("req_w", "resp_r", "log_r"):
+            fd = getattr(self, name, -1)
+            if fd >= 0:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+                setattr(self, name, -1)
+        with _live_lock:
+            _live_children.discard(self)
+
+    def reap(self) -> int | None:
+        """After EOF on the response pipe: the exit status (the process is gone or going)."""
+        if self.popen is None:
+            return None
+        try:
+            self.returncode = self.popen.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            # closed its pipe but lingers (e.g. a handler closing fds): treat as dead
+            self.kill()
+        self.dead = True
+        return self.returncode
+
+    # -- I/O ---------------------------------------------------------------------------------
+
+    def take_logs(self) -> bytes:
+        self._drain_logs()
+        logs = bytes(self._logs)
+        self._logs.clear()
+        return logs
+
+    def _add_logs(self, data: bytes) -> None:
+        if len(self._logs) < MAX_LOG_BYTES_PER_INVOKE:
+            self._logs += data
+        self.tail += data
+        if len(self.tail) > LOG_TAIL_BYTES:
+            del self.tail[: len(self.tail) - LOG_TAIL_BYTES]
+
+    def _drain_logs(self) -> None:
+        """Read what is in the log pipe now (everything the child wrote before its last frame)."""
+        while not self._log_eof and self.log_r >= 0:
+            try:
+                data = os.read(self.log_r, READ_CHUNK)
+            except BlockingIOError:
+                return
+            except OSError:
+                self._log_eof = True
+                return
+            if not data:
+                self._log_eof = True
+                return
+            self._add_logs(data)
+
+    def _next_frame(self) -> Frame | None:
+        buf = self._rbuf
+        if len(buf) < protocol.FRAME_HEADER_SIZE:
+            return None
+        length = int.from_bytes(buf[1:5], "big")
+        end = protocol.FRAME_HEADER_SIZE + length
+        if len(buf) < end:
+            return None
+        frame = Frame(bytes(buf[0:1]), bytes(buf[protocol.FRAME_HEADER_SIZE : end]))
+        del buf[:end]
+        return frame
+
+    def send(self, data: bytes) -> None:
+        self._out = memoryview(data)
+
+    def pump(self, deadline: float | None) -> Frame | str:
+        """Write pending request bytes and collect logs until the child sends a frame.
+
+        Returns the frame, "eof" when the child closed its response pipe (it died), or
+        "timeout" when `deadline` (perf_counter seconds) passed.
+        """
+        if self.resp_r < 0:
+            return "eof"
+        poller = select.poll()
+        poller.register(self.resp_r, select.POLLIN)
+        if not self._log_eof:
+            poller.register(self.log_r, select.POLLIN)
+        writing = bool(self._out)
+        if writing:
+            poller.register(self.req_w, select.POLLOUT)
+        while True:
+            frame = self._next_frame()
+            if frame is not None:
+                self._drain_logs()
+                return frame
+            if self._resp_eof:
+                self._drain_logs()
+                return "eof"
+            if deadline is None:
+                timeout_ms = None
+            else:
+                remaining = deadline - time.perf_counter()
+                if remaining <= 0:
+                    self._drain_logs()
+                    return "timeout"
+                timeout_ms = max(1, math.ceil(remaining * 1000))
+            for fd, _events in poller.poll(timeout_ms):
+                if fd == self.resp_r:
+                    try:
+                        data = os.read(fd, READ_CHUNK)
+                    except BlockingIOError:
+                        continue
+                    if data:
+                        self._rbuf += data
+                    else:
+                        self._resp_eof = True
+                elif fd == self.log_r:
+                    try:
+                        data = os.read(fd, READ_CHUNK)
+                    except BlockingIOError:
+                        continue
+                    if data:
+                        self._add_logs(data)
+                    else:
+                        self._log_eof = True
+                        poller.unregister(fd)
+                elif fd == self.req_w and writing:
+                    try:
+                        written = os.write(fd, self._out)
+                        self._out = self._out[written:]
+                    except BlockingIOError:
+                        continue
+                    except OSError as e:  # EPIPE: the child is gone, the EOF will tell
+                        if e.errno != errno.EPIPE:
+                            raise
+                        self._out = memoryview(b"")
+                    if not self._out:
+                        writing = False
+                        poller.unregister(fd)
+
+
+class LocalProcessRuntimeExecutor(RuntimeExecutor):
+    """RuntimeExecutor plugin `local-process` (LAMBDA_RUNTIME_EXECUTOR=local-process)."""
+
+    def __init__(self, id: str, function_version: FunctionVersion) -> None:
+        super().__init__(id=id, function_version=function_version)
+        self._lock = threading.Lock()
+        self._child: ChildProcess | None = None
+        self._stopped = False
+        self._argv: list[str] = []
+        self._env: dict[str, str] = {}
+        self._cwd = ""
+        self._watchers: list = []
+        self._wrapper: str | None = None
+        self._generations: list[int] = []
+        self._tail = b""
+
+    # -- addresses ---------------------------------------------------------------------------
+
+    def get_address(self) -> str:
+        return "127.0.0.1"
+
+    def get_endpoint_from_executor(self) -> str:
+        return gateway_host()
+
+    def get_runtime_endpoint(self) -> str:
+        # Only handed to LocalStack's Docker init binary; our child talks over pipes.
+        return (
+            f"http://{gateway_host()}:{config.GATEWAY_LISTEN[0].port}/_localstack_lambda/{self.id}"
+        )
+
+    # -- preparation -------------------------------------------------------------------------
+
+    @classmethod
+    def prepare_version(cls, function_version: FunctionVersion) -> None:
+        """Fail fast (State=Failed, StateReason) when the function cannot run on this host."""
+        fv_config = function_version.config
+        if fv_config.package_type != PackageType.Zip:
+            raise LambdaRuntimeException(
+                "Container image functions are not supported by the host-mode local-process "
+                "executor (no Docker): deploy a Zip package with a Python runtime"
+            )
+        find_interpreter(fv_config.runtime)
+        if fv_config.code:
+            fv_config.code.prepare_for_execution()
+            if fv_config.code.is_hot_reloading():
+                path = fv_config.code.get_unzipped_code_location()
+                if not path.is_dir():
+                    raise LambdaRuntimeException(f"Hot-reload code folder {path} does not exist")
+                watcher_for(str(path))
+        for layer in fv_config.layers or []:
+            if layer.code:
+                layer.code.prepare_for_execution()
+
+    @classmethod
+    def cleanup_version(cls, function_version: FunctionVersion) -> None:
+        pass
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def _build_launch(self, env_vars: dict[str, str]) -> None:
+        fv_config = self.function_version.config
+        runtime = str(fv_config.runtime)
+        interpreter = find_interpreter(runtime)
+        code_dir = str(fv_config.code.get_unzipped_code_location())
+        layer_dirs = [
+            str(layer.code.get_unzipped_code_location())
+            for layer in fv_config.layers or []
+            if layer.code
+        ]
+        hot_roots = [
+            str(c.get_unzipped_code_location())
+            for c in [fv_config.code, *(layer.code for layer in fv_config.layers or [])]
+            if c and c.is_hot_reloading()
+        ]
+        self._watchers = [watcher_for(root) for root in hot_roots]
+
+        own_env = fv_config.environment or {}
+        env = {
+            "PATH": os.pathsep.join(
+                [os.path.dirname(interpreter), "/usr/local/bin", "/usr/bin", "/bin"]
+                + [os.path.join(layer, "bin") for layer in layer_dirs]
+            ),
+            "LANG": "en_US.UTF-8",
+            "LD_LIBRARY_PATH": os.pathsep.join(
+                [code_dir, os.path.join(code_dir, "lib")]
+                + [os.path.join(layer, "lib") for layer in layer_dirs]
+            ),
+        }
+        for key, value in env_vars.items():
+            if key in own_env or not (
+                key.startswith(INTERNAL_ENV_PREFIXES) or key in INTERNAL_ENV_VARS
+            ):
+                env[key] = str(value)
+        # Reserved by AWS: the function's environment cannot change these.
+        env.update(
+            {
+                "AWS_EXECUTION_ENV": f"AWS_Lambda_{runtime}",
+                "LAMBDA_TASK_ROOT": code_dir,
+                "LAMBDA_RUNTIME_DIR": RUNTIME_DIR,
+                "PWD": code_dir,
+            }
+        )
+        for key in ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_FUNCTION_NAME", "_HANDLER"):
+            env[key] = str(env_vars.get(key, ""))
+
+        child_config = json.dumps(
+            {"layers": layer_dirs, "runtime_lib": runtime_lib_path(), "hot_reload_roots": hot_roots}
+        )
+        argv = [interpreter, "-u", "-s", "-S", str(BOOTSTRAP), child_config]
+        self._wrapper = None
+        if wrapper := env.get("AWS_LAMBDA_EXEC_WRAPPER"):
+            self._wrapper = host_path(wrapper, code_dir, layer_dirs)
+            argv.insert(0, self._wrapper)
+        self._argv, self._env, self._cwd = argv, env, code_dir
+
+    def start(self, env_vars: dict[str, str]) -> None:
+        self._build_launch(env_vars)
+        with self._lock:
+            if self._stopped:
+                raise LambdaRuntimeException(f"Executor {self.id} was stopped before it started")
+            self._spawn_locked()
+        child = self._child
+        self._wait_ready(child)
+        if self._stopped:
+            raise LambdaRuntimeException(f"Executor {self.id} was stopped during startup")
+
+    def _spawn_locked(self) -> None:
+        self._generations = [w.generation() for w in self._watchers]
+        wrapper_error = self._check_wrapper()
+        if wrapper_error:
+            self._child = _FailedChild(*wrapper_error)
+            return
+        self._child = ChildProcess(self._argv, self._env, self._cwd)
+
+    def _check_wrapper(self) -> tuple[int, str] | None:
+        # AWS's runtime bootstrap script checks the wrapper the same way (exit 127 / 126).
+        wrapper = self._wrapper
+        if not wrapper:
+            return None
+        if not os.path.isfile(wrapper):
+            return 127, f"{wrapper}: does not exist\n"
+        if not os.access(wrapper, os.X_OK):
+            return 126, f"{wrapper}: is not an executable\n"
+        return None
+
+    def _wait_ready(self, child: ChildProcess | _FailedChild) -> None:
+        """Run the init phase: until the child is ready, reports an init error, or dies."""
+        if isinstance(child, _FailedChild):
+            return
+        deadline = time.perf_counter() + config.LAMBDA_RUNTIME_ENVIRONMENT_TIMEOUT
+        frame = child.pump(deadline)
+        child.init_duration_ms = (time.perf_counter() - child.started) * 1000
+        child.init_logs = child.take_logs()
+        if isinstance(frame, Frame) and frame.kind == protocol.KIND_READY:
+            return
+        if isinstance(frame, Frame) and frame.kind == protocol.KIND_INIT_ERROR:
+            child.init_error = frame
+            child.reap()
+            return
+        if frame == "timeout":
+            child.kill()
+        else:
+            child.reap()
+        child.init_error = Frame(b"X", b"")  # died during init: ExitError on the next invoke
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopped = True
+            child, self._child = self._child, None
+        if child is not None:
+            self._tail = bytes(child.tail)
+            child.close()
+
+    # -- invoke ------------------------------------------------------------------------------
+
+    def _ensure_child(self) -> tuple[ChildProcess | _FailedChild, bool]:
+        """The process to invoke, (re)started when needed; returns (child, cold)."""
+        with self._lock:
+            if self._stopped:
+                raise LambdaRuntimeException(f"Executor {self.id} is stopped")
+            child = self._child
+            changed = bool(self._watchers) and (
+                [w.generation() for w in self._watchers] != self._generations
+            )
+            if child is not None and not changed and not child.invoked:
+                return child, True  # first invoke after start(): init already ran (or failed)
+            if child is not None and not changed and not child.dead:
+                return child, False
+            if child is not None:
+                child.close()
+            self._spawn_locked()
+            child = self._child
+        self._wait_ready(child)
+        return child, True
+
+    def invoke(self, payload: dict[str, str]) -> InvocationResult:
+        request_id = payload["invoke-id"]
+        invocation = _calling_invocation()
+        event = payload["payload"]
+        event = event.encode() if isinstance(event, str) else event
+        request_limit = config.LAMBDA_LIMITS_MAX_FUNCTION_PAYLOAD_SIZE_BYTES - REQUEST_LIMIT_SLACK
+        if len(event) > request_limit and (
+            invocation is None or invocation.invocation_type == InvocationType.RequestResponse
+        ):
+            raise RequestEntityTooLargeException(
+                f"Request must be smaller than {request_limit} bytes for the InvokeFunction "
+                "operation"
+            )
+
+        child, cold = self._ensure_child()
+        child.invoked = True
+        init_logs, child.init_logs = child.init_logs, b""
+        timeout_s = self.function_version.config.timeout
+        started = time.perf_counter()
+        if child.init_error is not None:
+            child.dead = True  # the next invoke runs init again, as AWS does
+            result, output, status = _init_failure_result(child, request_id)
+            is_error = True
+        else:
+            header = {
+                "id": request_id,
+                "arn": payload.get("invoked-function-arn"),
+                "deadline": int(time.time() * 1000) + timeout_s * 1000,
+                "trace": payload.get("trace-id"),
+                "cc": _decode_client_context(invocation.client_context if invocation else None),
+            }
+            result, is_error, output, status = self._run(child, request_id, header, event, started)
+        duration_ms = (time.perf_counter() - started) * 1000
+        log_text = self._format_logs(
+            request_id,
+            init_logs,
+            output,
+            duration_ms,
+            child.max_rss_kib,
+            child.init_duration_ms if cold else None,
+            status,
+        )
+        return InvocationResult(request_id, result, is_error=is_error, logs=log_text)
+
+    def _run(
+        self, child: ChildProcess, request_id: str, header: dict, event: bytes, started: float
+    ) -> tuple[bytes, bool, bytes, str]:
+        """One invocation on a ready child: (result, is_error, output, REPORT status)."""
+        timeout_s = self.function_version.config.timeout
+        limit = config.LAMBDA_LIMITS_MAX_FUNCTION_PAYLOAD_SIZE_BYTES
+        head = json.dumps(header).encode()
+        child.send(
+            b"".join(
+                (
+                    protocol.KIND_INVOKE,
+                    (4 + len(head) + len(event)).to_bytes(4, "big"),
+                    len(head).to_bytes(4, "big"),
+                    head,
+                    event,
+                )
+            )
+        )
+        frame = child.pump(started + timeout_s)
+        output = child.take_logs()
+        if isinstance(frame, Frame):
+            child.max_rss_kib = int.from_bytes(frame.body[:8], "big")
+            result = frame.body[8:]
+            if len(result) > limit:
+                return (
+                    platform_error(
+                        "Function.ResponseSizeTooLarge",
+                        "Response payload size exceeded maximum allowed payload size "
+                        f"({limit} bytes).",
+                    ),
+                    True,
+                    output,
+                    "",
+                )
+            return result, frame.kind == protocol.KIND_ERROR, output, ""
+        if frame == "timeout":
+            child.kill()
+            output += child.take_logs()
+            message = f"Task timed out after {timeout_s:.2f} seconds"
+            output += f"{_log_timestamp()} {request_id} {message}\n".encode()
+            error = platform_error("Sandbox.Timedout", f"RequestId: {request_id} Error: {message}")
+            return error, True, output, "timeout"
+        reason = exit_reason(child.reap())
+        output += child.take_logs()
+        output += f"RequestId: {request_id} Error: {reason}\n".encode()
+        error = platform_error("Runtime.ExitError", f"RequestId: {request_id} Error: {reason}")
+        return error, True, output, "error\tError Type: Runtime.ExitError"
+
+    def _format_logs(
+        self,
+        request_id: str,
+        init_logs: bytes,
+        output: bytes,
+        duration_ms: float,
+        max_rss_kib: int,
+        init_duration_ms: float | None,
+        status: str,
+    ) -> str:
+        """Function log of one invocation, as AWS writes it: START, output, END, REPORT."""
+        qualifier = self.function_version.id.qualifier
+        memory = self.function_version.config.memory_size
+        report = (
+            f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
+            f"Billed Duration: {max(1, math.ceil(duration_ms))} ms\tMemory Size: {memory} MB\t"
+            f"Max Memory Used: {math.ceil(max_rss_kib / 1024)} MB\t"
+        )
+        if init_duration_ms:
+            report += f"Init Duration: {init_duration_ms:.2f} ms\t"
+        if status:
+            report += f"Status: {status}\t"
+        text = init_logs.decode("utf-8", "replace")
+        if text and not text.endswith("\n"):
+            text += "\n"
+        text += f"START RequestId: {request_id} Version: {qualifier}\n"
+        text += output.decode("utf-8", "replace")
+        if not text.endswith("\n"):
+            text += "\n"
+        return text + f"END RequestId: {request_id}\n{report}\n"
+
+    def get_logs(self) -> str:
+        child = self._child
+        tail = bytes(child.tail) if child is not None else self._tail
+        return tail.decode("utf-8", "replace")
+
+
+class _FailedChild:
+    """A runtime that could not even be exec'd (AWS: the bootstrap script exits 127/126)."""
+
+    def __init__(self, returncode: int, message: str):
+        self.returncode = returncode
+        self.init_error = Frame(b"X", b"")
+        self.init_logs = message.encode()
+        self.init_duration_ms = 0.0
+        self.max_rss_kib = 0
+        self.dead = True
+        self.invoked = False
+        self.tail = bytearray(self.init_logs)
+
+    def close(self) -> None:
+        pass
+
+    def kill(self) -> None:
+        pass
+
+
+ChildProcess.invoked = False
+
+
+def _init_failure_result(child, request_id: str) -> tuple[bytes, bytes, str]:
+    """Answer for an invoke whose init failed: (payload, output, REPORT status).
+
+    The runtime's own init error (Runtime.ImportModuleError, ...) is returned as it sent it;
+    a process that died during init is a Runtime.ExitError, as on AWS.
+    """
+    frame = child.init_error
+    if frame.kind == protocol.KIND_INIT_ERROR:
+        error_type = json.loads(frame.body).get("errorType", "")
+        return frame.body, b"", f"error\tError Type: {error_type}"
+    message = f"RequestId: {request_id} Error: {exit_reason(child.returncode)}"
+    error = platform_error("Runtime.ExitError", message)
+    return error, f"{message}\n".encode(), "error\tError Type: Runtime.ExitError"
+
+
+def _calling_invocation():
+    """The `Invocation` being served, read from LocalStack's ExecutionEnvironment.invoke frame.
+
+    LocalStack's invoke payload drops the ClientContext and the invocation type (its Docker init
+    has no use for them); the caller's frame still has them.
+    """
+    frame = sys._getframe(2)
+    for _ in range(3):
+        if frame is None:
+            return None
+        candidate = frame.f_locals.get("invocation")
+        if candidate is not None and hasattr(candidate, "client_context"):
+            return candidate
+        frame = frame.f_back
+    return None
+
+
+def _decode_client_context(raw: str | None) -> str | None:
+    """Invoke's ClientContext is base64-encoded JSON; the runtime gets the JSON text."""
+    if not raw:
+        return None
+    try:
+        return base64.b64decode(raw, validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return raw
+
+
+def _log_timestamp() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"

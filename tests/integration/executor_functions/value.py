@@ -1,0 +1,5 @@
+VALUE = "v1"
+
+
+def handler(event, context):
+    return VALUE
