@@ -29,7 +29,9 @@ from common.email import send_email
 from common.settings import SETTINGS
 
 logger = Logger()
-processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
+processor = BatchProcessor(
+    event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False
+)
 ses = client("ses")
 idempotency_config = idempotency.config("event_id")
 

@@ -25,7 +25,9 @@ def test_create_user_returns_201_with_stored_item(create, aws):
     assert response["statusCode"] == 201
     body = body_of(response)
     assert body["email"] == "ada@example.com" and body["name"] == "Ada Lovelace"
-    assert aws.users.get_item(Key={"user_id": body["user_id"]})["Item"]["email"] == "ada@example.com"
+    assert (
+        aws.users.get_item(Key={"user_id": body["user_id"]})["Item"]["email"] == "ada@example.com"
+    )
     assert response["multiValueHeaders"]["Access-Control-Allow-Origin"] == ["*"]
     assert body["created_at"] == body["last_active_at"]
 

@@ -1,0 +1,60 @@
+"""template.yaml: every function's handler exists, policies name actions, triggers are wired."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cfnlint.decode import cfn_yaml
+
+ROOT = Path(__file__).resolve().parents[3]
+TEMPLATE = cfn_yaml.load(str(ROOT / "template.yaml"))
+RESOURCES: dict[str, Any] = TEMPLATE["Resources"]
+FUNCTIONS = {k: v for k, v in RESOURCES.items() if v["Type"] == "AWS::Serverless::Function"}
+
+
+@pytest.mark.parametrize("logical_id", sorted(FUNCTIONS))
+def test_handler_resolves(load, logical_id):
+    module_name, _, attr = FUNCTIONS[logical_id]["Properties"]["Handler"].rpartition(".")
+    load("common.settings")
+    assert callable(getattr(importlib.import_module(module_name), attr))
+
+
+def _statements(fn: dict[str, Any]) -> list[dict[str, Any]]:
+    return [s for p in fn["Properties"].get("Policies", []) for s in p.get("Statement", [])]
+
+
+@pytest.mark.parametrize("logical_id", sorted(FUNCTIONS) + ["OrderStateMachine"])
+def test_least_privilege_policies(logical_id):
+    statements = _statements(RESOURCES[logical_id])
+    assert statements, f"{logical_id} has no explicit policy"
+    for statement in statements:
+        actions = statement["Action"]
+        for action in actions if isinstance(actions, list) else [actions]:
+            assert "*" not in action, f"{logical_id}: wildcard action {action}"
+
+
+def test_every_function_has_a_trigger_or_caller():
+    invoked_by_saga = set(RESOURCES["OrderStateMachine"]["Properties"]["DefinitionSubstitutions"])
+    for logical_id, fn in FUNCTIONS.items():
+        has_event = bool(fn["Properties"].get("Events"))
+        is_step = f"{logical_id}Arn" in invoked_by_saga
+        is_s3 = logical_id == "ThumbnailFunction"
+        assert has_event or is_step or is_s3, logical_id
+
+
+def test_batch_consumers_report_item_failures():
+    for logical_id in ("ProcessOrderQueueFunction", "WelcomeUserFunction", "ArchiveEventsFunction"):
+        (trigger,) = FUNCTIONS[logical_id]["Properties"]["Events"].values()
+        assert trigger["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+
+
+def test_outputs_the_deploy_script_needs():
+    for name in ("ApiUrl", "StateMachineArn", "OrdersQueueUrl", "ThumbnailFunctionArn"):
+        assert name in TEMPLATE["Outputs"]
+    for logical_id in FUNCTIONS:
+        assert f"{logical_id}Name" in TEMPLATE["Outputs"]
+    assert "DependenciesLayerArn" in TEMPLATE["Parameters"]
+    assert "UsersTableStreamArn" in TEMPLATE["Parameters"]
