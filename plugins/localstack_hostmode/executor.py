@@ -37,11 +37,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from localstack import config
-from localstack.aws.api.lambda_ import InvocationType, PackageType
+from localstack.aws.api.lambda_ import InvocationType, PackageType, RequestTooLargeException
 from localstack.services.lambda_.invocation.lambda_models import (
     FunctionVersion,
     InvocationResult,
-    RequestEntityTooLargeException,
 )
 from localstack.services.lambda_.invocation.runtime_executor import (
     LambdaRuntimeException,
@@ -50,6 +49,7 @@ from localstack.services.lambda_.invocation.runtime_executor import (
 
 from localstack_hostmode.executor_interpreters import find_interpreter
 from localstack_hostmode.executor_reload import watcher_for
+from localstack_hostmode.executor_util import exit_reason, host_path, platform_error
 from localstack_hostmode.runtime import bootstrap as protocol
 
 LOG = logging.getLogger(__name__)
@@ -74,43 +74,8 @@ READ_CHUNK = 1 << 20
 PIPE_SIZE = 1 << 20
 F_SETPIPE_SZ = 1031
 
-# Go's names for signals, as AWS reports them ("Runtime exited with error: signal: killed").
-SIGNAL_NAMES = {
-    signal.SIGKILL: "killed",
-    signal.SIGSEGV: "segmentation fault",
-    signal.SIGTERM: "terminated",
-    signal.SIGABRT: "aborted",
-    signal.SIGINT: "interrupt",
-    signal.SIGBUS: "bus error",
-    signal.SIGFPE: "floating point exception",
-    signal.SIGILL: "illegal instruction",
-    signal.SIGHUP: "hangup",
-    signal.SIGPIPE: "broken pipe",
-    signal.SIGQUIT: "quit",
-    signal.SIGUSR1: "user defined signal 1",
-    signal.SIGUSR2: "user defined signal 2",
-    signal.SIGALRM: "alarm clock",
-    signal.SIGTRAP: "trace/breakpoint trap",
-    signal.SIGXCPU: "CPU time limit exceeded",
-}
-
 _live_children: weakref.WeakSet[ChildProcess] = weakref.WeakSet()
 _live_lock = threading.Lock()
-
-
-def exit_reason(returncode: int | None) -> str:
-    """AWS's wording for a runtime process that ended (Runtime.ExitError)."""
-    if returncode is None or returncode == 0:
-        return "Runtime exited without providing a reason"
-    if returncode > 0:
-        return f"Runtime exited with error: exit status {returncode}"
-    signum = -returncode
-    return f"Runtime exited with error: signal: {SIGNAL_NAMES.get(signum, f'signal {signum}')}"
-
-
-def platform_error(error_type: str, message: str) -> bytes:
-    """Errors raised by the Lambda service itself carry only errorType and errorMessage."""
-    return json.dumps({"errorType": error_type, "errorMessage": message}).encode()
 
 
 def gateway_host() -> str:
@@ -130,23 +95,6 @@ def runtime_lib_path() -> str | None:
             "%s is not set: Lambda handlers will not find the runtime-bundled boto3",
             RUNTIME_LIB_ENV,
         )
-    return path
-
-
-def host_path(path: str, code_dir: str, layer_dirs: list[str]) -> str:
-    """Map a path as the function sees it on AWS (/var/task/..., /opt/...) to this host.
-
-    Used for AWS_LAMBDA_EXEC_WRAPPER, which users point at their package or at a layer.
-    /opt is the layers extracted in order, so the last layer holding the file wins.
-    """
-    if path == "/var/task" or path.startswith("/var/task/"):
-        return code_dir + path[len("/var/task") :]
-    if path.startswith("/opt/"):
-        rest = path[len("/opt/") :]
-        for layer in reversed(layer_dirs):
-            candidate = os.path.join(layer, rest)
-            if os.path.exists(candidate):
-                return candidate
     return path
 
 
@@ -585,9 +533,10 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
         if len(event) > request_limit and (
             invocation is None or invocation.invocation_type == InvocationType.RequestResponse
         ):
-            raise RequestEntityTooLargeException(
+            raise RequestTooLargeException(
                 f"Request must be smaller than {request_limit} bytes for the InvokeFunction "
-                "operation"
+                "operation",
+                Type="User",
             )
 
         child, cold = self._ensure_child()

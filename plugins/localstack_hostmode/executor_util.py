@@ -1,0 +1,59 @@
+"""Pure helpers of the local-process executor (no LocalStack imports: unit-testable anywhere)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+
+# Go's names for signals, as AWS reports them ("Runtime exited with error: signal: killed").
+SIGNAL_NAMES = {
+    signal.SIGKILL: "killed",
+    signal.SIGSEGV: "segmentation fault",
+    signal.SIGTERM: "terminated",
+    signal.SIGABRT: "aborted",
+    signal.SIGINT: "interrupt",
+    signal.SIGBUS: "bus error",
+    signal.SIGFPE: "floating point exception",
+    signal.SIGILL: "illegal instruction",
+    signal.SIGHUP: "hangup",
+    signal.SIGPIPE: "broken pipe",
+    signal.SIGQUIT: "quit",
+    signal.SIGUSR1: "user defined signal 1",
+    signal.SIGUSR2: "user defined signal 2",
+    signal.SIGALRM: "alarm clock",
+    signal.SIGTRAP: "trace/breakpoint trap",
+    signal.SIGXCPU: "CPU time limit exceeded",
+}
+
+
+def exit_reason(returncode: int | None) -> str:
+    """AWS's wording for a runtime process that ended (Runtime.ExitError)."""
+    if returncode is None or returncode == 0:
+        return "Runtime exited without providing a reason"
+    if returncode > 0:
+        return f"Runtime exited with error: exit status {returncode}"
+    signum = -returncode
+    return f"Runtime exited with error: signal: {SIGNAL_NAMES.get(signum, f'signal {signum}')}"
+
+
+def platform_error(error_type: str, message: str) -> bytes:
+    """Errors raised by the Lambda service itself carry only errorType and errorMessage."""
+    return json.dumps({"errorType": error_type, "errorMessage": message}).encode()
+
+
+def host_path(path: str, code_dir: str, layer_dirs: list[str]) -> str:
+    """Map a path as the function sees it on AWS (/var/task/..., /opt/...) to this host.
+
+    Used for AWS_LAMBDA_EXEC_WRAPPER, which users point at their package or at a layer.
+    /opt is the layers extracted in order, so the last layer holding the file wins.
+    """
+    if path == "/var/task" or path.startswith("/var/task/"):
+        return code_dir + path[len("/var/task") :]
+    if path.startswith("/opt/"):
+        rest = path[len("/opt/") :]
+        for layer in reversed(layer_dirs):
+            candidate = os.path.join(layer, rest)
+            if os.path.exists(candidate):
+                return candidate
+    return path

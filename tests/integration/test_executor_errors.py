@@ -1,0 +1,190 @@
+"""Failures map to AWS's error documents, and the function keeps working after each of them.
+
+Against a real LocalStack over HTTP running the local-process executor (host mode).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+import test_executor_support as support
+from test_executor_support import invoke
+
+pytestmark = pytest.mark.integration
+
+lam = support.lam
+lambda_role = support.lambda_role
+make_function = support.make_function
+module_functions = support.module_functions
+probe = support.probe
+
+SIX_MB = 6 * 1024 * 1024
+
+
+def assert_works_again(lam, name: str) -> dict:
+    """The next invocation after a failure succeeds; returns its info payload."""
+    result = invoke(lam, name, {"action": "info"})
+    assert result.function_error is None, result.raw
+    return result.payload
+
+
+def test_handler_exception_keeps_its_class_name_and_user_frames(lam, probe):
+    pid_before = assert_works_again(lam, probe)["pid"]
+
+    result = invoke(lam, probe, {"action": "fail", "message": "card declined"})
+
+    assert result.function_error == "Unhandled"
+    error = result.payload
+    assert list(error) == ["errorMessage", "errorType", "requestId", "stackTrace"]
+    assert error["errorType"] == "OrderRejected"  # what Step Functions' Catch matches
+    assert error["errorMessage"] == "card declined"
+    assert error["requestId"] == result.request_id
+    # the handler's frames only: nothing of the runtime's bootstrap
+    assert error["stackTrace"], error
+    assert all('probe.py", line' in frame for frame in error["stackTrace"]), error
+    assert "raise OrderRejected" in error["stackTrace"][-1]
+    assert "bootstrap" not in json.dumps(error["stackTrace"])
+    # AWS's runtime logs it as one CR-joined line
+    assert "[ERROR] OrderRejected: card declined\rTraceback (most recent call last):" in result.log
+    # a raised exception does not cost the warm process
+    assert assert_works_again(lam, probe)["pid"] == pid_before
+
+
+def test_import_error_is_runtime_import_module_error(make_function, lam):
+    name = make_function(handler="broken_import.handler")
+
+    for _ in range(2):  # init is retried on every invoke, as on AWS, and fails the same way
+        result = invoke(lam, name)
+        assert result.function_error == "Unhandled"
+        assert result.payload == {
+            "errorMessage": "Unable to import module 'broken_import': "
+            "No module named 'does_not_exist_anywhere'",
+            "errorType": "Runtime.ImportModuleError",
+            "requestId": "",
+            "stackTrace": [],
+        }
+        assert "[ERROR] Runtime.ImportModuleError: Unable to import module" in result.log
+        assert f"END RequestId: {result.request_id}" in result.log
+
+    # once the configuration is fixed, the function works
+    lam.update_function_configuration(FunctionName=name, Handler="probe.dispatch")
+    lam.get_waiter("function_updated_v2").wait(
+        FunctionName=name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 300}
+    )
+    assert_works_again(lam, name)
+
+
+def test_missing_handler_is_runtime_handler_not_found(make_function, lam):
+    name = make_function(handler="probe.nope")
+
+    result = invoke(lam, name)
+
+    assert result.function_error == "Unhandled"
+    assert result.payload["errorType"] == "Runtime.HandlerNotFound"
+    assert result.payload["errorMessage"] == "Handler 'nope' missing on module 'probe'"
+    # init output still shows up, and the next invoke answers (same error, no hang)
+    assert "init: probe module imported" in result.log
+    assert invoke(lam, name).payload["errorType"] == "Runtime.HandlerNotFound"
+
+
+def test_timeout_kills_the_process_and_reports_sandbox_timedout(make_function, lam):
+    name = make_function(Timeout=1)
+    pid_before = assert_works_again(lam, name)["pid"]
+
+    started = time.monotonic()
+    result = invoke(lam, name, {"action": "sleep", "seconds": 30})
+    elapsed = time.monotonic() - started
+
+    assert result.function_error == "Unhandled"
+    assert result.payload == {
+        "errorType": "Sandbox.Timedout",
+        "errorMessage": f"RequestId: {result.request_id} Error: Task timed out after 1.00 seconds",
+    }
+    assert elapsed < 10, elapsed  # enforced by the executor, not LocalStack's 905 s guard
+    assert "sleeping 30s" in result.log
+    assert f"{result.request_id} Task timed out after 1.00 seconds" in result.log
+    assert "Status: timeout" in result.log
+    # the next invoke gets a fresh process
+    assert assert_works_again(lam, name)["pid"] != pid_before
+
+
+@pytest.mark.parametrize(
+    ("event", "reason"),
+    [
+        ({"how": "sys.exit", "code": 1}, "Runtime exited with error: exit status 1"),
+        ({"how": "sys.exit", "code": 0}, "Runtime exited without providing a reason"),
+        ({"how": "os._exit", "code": 3}, "Runtime exited with error: exit status 3"),
+        ({"how": "kill"}, "Runtime exited with error: signal: killed"),
+    ],
+)
+def test_process_death_is_runtime_exit_error(lam, probe, event, reason):
+    pid_before = assert_works_again(lam, probe)["pid"]
+
+    result = invoke(lam, probe, {"action": "exit", **event})
+
+    assert result.function_error == "Unhandled"
+    assert result.payload == {
+        "errorType": "Runtime.ExitError",
+        "errorMessage": f"RequestId: {result.request_id} Error: {reason}",
+    }
+    assert f"about to exit via {event['how']}" in result.log
+    assert assert_works_again(lam, probe)["pid"] != pid_before
+
+
+def test_unserialisable_result_is_runtime_marshal_error(lam, probe):
+    pid_before = assert_works_again(lam, probe)["pid"]
+
+    result = invoke(lam, probe, {"action": "unmarshallable"})
+
+    assert result.function_error == "Unhandled"
+    assert result.payload == {
+        "errorMessage": "Unable to marshal response: Object of type set is not JSON serializable",
+        "errorType": "Runtime.MarshalError",
+        "requestId": result.request_id,
+        "stackTrace": [],
+    }
+    assert assert_works_again(lam, probe)["pid"] == pid_before
+
+
+def test_response_over_6mb_is_function_response_size_too_large(lam, probe):
+    result = invoke(lam, probe, {"action": "big_response", "size": 7 * 1024 * 1024})
+
+    assert result.function_error == "Unhandled"
+    assert result.payload == {
+        "errorType": "Function.ResponseSizeTooLarge",
+        "errorMessage": "Response payload size exceeded maximum allowed payload size "
+        "(6291556 bytes).",
+    }
+    assert "generating bytes" in result.log
+    assert_works_again(lam, probe)
+
+
+def test_response_of_6mb_is_delivered(lam, probe):
+    result = invoke(lam, probe, {"action": "big_response", "size": SIX_MB})
+    assert result.function_error is None
+    assert result.payload == "a" * SIX_MB
+
+
+def test_request_over_6mb_is_rejected_like_aws(lam, probe):
+    too_big = json.dumps({"action": "payload_size", "data": "x" * SIX_MB}).encode()
+
+    with pytest.raises(lam.exceptions.RequestTooLargeException) as exc:
+        lam.invoke(FunctionName=probe, Payload=too_big)
+
+    error = exc.value.response
+    assert error["ResponseMetadata"]["HTTPStatusCode"] == 413
+    assert error["Error"]["Message"] == (
+        "Request must be smaller than 6291456 bytes for the InvokeFunction operation"
+    )
+    assert_works_again(lam, probe)
+
+
+def test_request_of_5mb_reaches_the_handler(lam, probe):
+    event = {"action": "payload_size", "data": "x" * (5 * 1024 * 1024)}
+
+    result = invoke(lam, probe, event)
+
+    assert result.function_error is None, result.raw
+    assert result.payload == {"length": len(json.dumps(event))}

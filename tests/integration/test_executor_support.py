@@ -1,0 +1,171 @@
+"""Helpers and fixtures shared by the local-process executor tests (test_executor*.py).
+
+Functions are deployed from tests/integration/executor_functions/ (one zip, many entry points),
+each with a unique name, and deleted after the test. Everything goes through a real LocalStack
+over HTTP with boto3.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import uuid
+import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+FUNCTIONS_DIR = Path(__file__).resolve().parent / "executor_functions"
+RUNTIME = "python3.13"
+
+pytestmark = pytest.mark.integration
+
+
+def zip_tree(root: Path, prefix: str = "") -> bytes:
+    """Zip a directory, keeping the executable bit (wrapper scripts)."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(root.rglob("*")):
+            if path.is_dir() or "__pycache__" in path.parts:
+                continue
+            info = zipfile.ZipInfo(prefix + path.relative_to(root).as_posix())
+            info.external_attr = (path.stat().st_mode & 0o777) << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, path.read_bytes())
+    return buf.getvalue()
+
+
+def zip_files(files: dict[str, str]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as archive:
+        for name, text in files.items():
+            archive.writestr(name, text)
+    return buf.getvalue()
+
+
+@dataclass
+class Invocation:
+    status: int
+    function_error: str | None
+    raw: bytes
+    log: str
+    request_id: str
+    response: dict = field(repr=False)
+
+    @property
+    def payload(self) -> Any:
+        return json.loads(self.raw) if self.raw else None
+
+
+def invoke(
+    lam: Any, name: str, event: Any = None, raw: bytes | None = None, **kwargs
+) -> Invocation:
+    body = raw if raw is not None else json.dumps({} if event is None else event).encode()
+    response = lam.invoke(FunctionName=name, Payload=body, LogType="Tail", **kwargs)
+    return Invocation(
+        status=response["StatusCode"],
+        function_error=response.get("FunctionError"),
+        raw=response["Payload"].read(),
+        log=base64.b64decode(response.get("LogResult", "")).decode("utf-8", "replace"),
+        request_id=response["ResponseMetadata"]["RequestId"],
+        response=response,
+    )
+
+
+def process_alive(pid: int) -> bool:
+    """True while the pid exists and is not a zombie."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+    except OSError:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+
+
+class FunctionFactory:
+    """Creates functions with unique names, waits until Active, deletes them on cleanup."""
+
+    def __init__(self, lam: Any, role: str):
+        self.lam = lam
+        self.role = role
+        self.names: list[str] = []
+
+    def __call__(
+        self,
+        handler: str = "probe.dispatch",
+        runtime: str = RUNTIME,
+        code: dict | None = None,
+        wait: bool = True,
+        **kwargs: Any,
+    ) -> str:
+        name = f"exec-{uuid.uuid4().hex[:10]}"
+        self.lam.create_function(
+            FunctionName=name,
+            Runtime=runtime,
+            Handler=handler,
+            Role=self.role,
+            Code=code or {"ZipFile": zip_tree(FUNCTIONS_DIR)},
+            **kwargs,
+        )
+        self.names.append(name)
+        if wait:
+            self.lam.get_waiter("function_active_v2").wait(
+                FunctionName=name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 300}
+            )
+        return name
+
+    def cleanup(self) -> None:
+        for name in self.names:
+            try:
+                self.lam.delete_function(FunctionName=name)
+            except self.lam.exceptions.ResourceNotFoundException:
+                pass
+
+
+@pytest.fixture(scope="session")
+def lam(aws_client: Callable[..., Any]) -> Any:
+    return aws_client("lambda")
+
+
+@pytest.fixture(scope="session")
+def lambda_role(aws_client: Callable[..., Any]) -> str:
+    account = aws_client("sts").get_caller_identity()["Account"]
+    return f"arn:aws:iam::{account}:role/executor-test-role"
+
+
+@pytest.fixture
+def make_function(lam: Any, lambda_role: str) -> Iterator[FunctionFactory]:
+    factory = FunctionFactory(lam, lambda_role)
+    yield factory
+    factory.cleanup()
+
+
+@pytest.fixture(scope="module")
+def module_functions(lam: Any, lambda_role: str) -> Iterator[FunctionFactory]:
+    factory = FunctionFactory(lam, lambda_role)
+    yield factory
+    factory.cleanup()
+
+
+@pytest.fixture(scope="module")
+def probe(module_functions: FunctionFactory, lam: Any) -> str:
+    """A shared probe function; skips the module unless LocalStack runs our executor."""
+    name = module_functions(
+        Environment={"Variables": {"MY_SETTING": "from-function-config"}}, Timeout=10
+    )
+    result = invoke(lam, name, {"action": "info"})
+    assert result.function_error is None, result.raw
+    runtime_dir = result.payload["env"].get("LAMBDA_RUNTIME_DIR", "")
+    if not runtime_dir.endswith(os.path.join("localstack_hostmode", "runtime")):
+        pytest.skip(f"LocalStack does not run the local-process executor ({runtime_dir=})")
+    return name
