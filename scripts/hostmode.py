@@ -541,6 +541,8 @@ def localstack_env(token: str) -> Dict[str, str]:
         # an idle queue is polled again within 1 s instead of up to 10 s
         "LAMBDA_EVENT_SOURCE_MAPPING_MAX_BACKOFF_ON_EMPTY_POLL_SEC": "1",
         "AWS_DEFAULT_REGION": "us-east-1",
+        # the Kinesis mock delays stream changes by 500 ms by default (DynamoDB streams too)
+        "KINESIS_LATENCY": "0",
     }
     for key, value in defaults.items():
         if not env.get(key):
@@ -735,7 +737,8 @@ def stop_host(info: Optional[dict]) -> int:
         _signal([p.pid for p in procs], signal.SIGTERM)
         left = _wait_gone(info, TERM_GRACE_S)
         if left:
-            log(f"{len(left)} process(es) ignored SIGTERM; sending SIGKILL")
+            log(f"{len(left)} process(es) ignored SIGTERM; sending SIGKILL: "
+                + "; ".join(f"{p.pid} {p.cmdline[:60]}" for p in left))
             for p in left:
                 try:
                     os.killpg(p.pgid, signal.SIGKILL) if p.pgid == p.pid else None

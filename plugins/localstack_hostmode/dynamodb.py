@@ -28,8 +28,21 @@ import sys
 import threading
 import time
 
+from localstack.aws.api import RequestContext
+from localstack.aws.api.dynamodb import (
+    CreateTableInput,
+    CreateTableOutput,
+    DescribeTableOutput,
+    IdempotentParameterMismatchException,
+    TableName,
+    TransactWriteItemsInput,
+    TransactWriteItemsOutput,
+    UpdateTableInput,
+    UpdateTableOutput,
+)
 from localstack.aws.forwarder import HttpFallbackDispatcher
 from localstack.services.dynamodb.provider import DynamoDBProvider
+from localstack.services.dynamodbstreams import dynamodbstreams_api
 from localstack.services.dynamodb.server import DynamodbServer
 from localstack.services.plugins import Service, aws_provider
 from localstack.utils.net import get_free_tcp_port
@@ -171,12 +184,108 @@ _SERVER: MotoDynamodbServer | None = None
 _SERVER_LOCK = threading.Lock()
 
 
+# AWS keeps a transaction's ClientRequestToken for 10 minutes
+_TOKEN_TTL_S = 600.0
+_STREAM_ACTIVE_TIMEOUT_S = 10.0
+
+
 class MotoDynamoDBProvider(DynamoDBProvider):
-    """LocalStack's DynamoDB provider (streams, TTL, ARNs) on a moto backend."""
+    """LocalStack's DynamoDB provider (streams, TTL, ARNs) on a moto backend.
+
+    Besides swapping the backend it closes three gaps seen against AWS:
+    - a table with a stream accepts writes as soon as CreateTable returns (LocalStack backs
+      the stream with a Kinesis stream that is created asynchronously; records written before
+      it is ACTIVE were lost), so CreateTable/UpdateTable wait for that stream;
+    - DescribeTable returns IndexArn for secondary indexes (moto omits it);
+    - TransactWriteItems honours ClientRequestToken (moto ignores it): a retried transaction
+      with the same token and request is not applied twice, a different request with the same
+      token is an IdempotentParameterMismatchException.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._tx_tokens: dict[tuple[str, str, str], tuple[float, str, dict]] = {}
+        self._tx_lock = threading.Lock()
 
     @staticmethod
     def _new_dynamodb_server() -> DynamodbServer:
         return MotoDynamodbServer.get()
+
+    # -- streams ---------------------------------------------------------------------------
+
+    @staticmethod
+    def _wait_for_stream(context: RequestContext, table_name: str) -> None:
+        kinesis = dynamodbstreams_api.get_kinesis_client(context.account_id, context.region)
+        stream_name = dynamodbstreams_api.get_kinesis_stream_name(table_name)
+        deadline = time.monotonic() + _STREAM_ACTIVE_TIMEOUT_S
+        while time.monotonic() < deadline:
+            try:
+                summary = kinesis.describe_stream_summary(StreamName=stream_name)
+                if summary["StreamDescriptionSummary"]["StreamStatus"] == "ACTIVE":
+                    return
+            except Exception as e:  # not created yet
+                LOG.debug("waiting for %s: %s", stream_name, e)
+            time.sleep(0.05)
+        LOG.warning("stream of table %s not ACTIVE after %ss", table_name,
+                    _STREAM_ACTIVE_TIMEOUT_S)
+
+    def create_table(
+        self, context: RequestContext, create_table_input: CreateTableInput
+    ) -> CreateTableOutput:
+        result = super().create_table(context, create_table_input)
+        if (create_table_input.get("StreamSpecification") or {}).get("StreamEnabled"):
+            self._wait_for_stream(context, create_table_input["TableName"])
+        return result
+
+    def update_table(
+        self, context: RequestContext, update_table_input: UpdateTableInput
+    ) -> UpdateTableOutput:
+        result = super().update_table(context, update_table_input)
+        if (update_table_input.get("StreamSpecification") or {}).get("StreamEnabled"):
+            self._wait_for_stream(context, update_table_input["TableName"])
+        return result
+
+    # -- describe ----------------------------------------------------------------------------
+
+    def describe_table(
+        self, context: RequestContext, table_name: TableName, **kwargs
+    ) -> DescribeTableOutput:
+        result = super().describe_table(context, table_name, **kwargs)
+        table = result.get("Table") or {}
+        arn = table.get("TableArn")
+        for key in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes"):
+            for index in table.get(key) or []:
+                if arn and index.get("IndexName") and not index.get("IndexArn"):
+                    index["IndexArn"] = f"{arn}/index/{index['IndexName']}"
+        return result
+
+    # -- transactions ------------------------------------------------------------------------
+
+    def transact_write_items(
+        self, context: RequestContext, transact_write_items_input: TransactWriteItemsInput
+    ) -> TransactWriteItemsOutput:
+        token = transact_write_items_input.get("ClientRequestToken")
+        if not token:
+            return super().transact_write_items(context, transact_write_items_input)
+        key = (context.account_id, context.region, token)
+        fingerprint = json.dumps(transact_write_items_input.get("TransactItems"),
+                                 sort_keys=True, default=repr)
+        now = time.monotonic()
+        with self._tx_lock:
+            for k in [k for k, v in self._tx_tokens.items() if v[0] < now]:
+                del self._tx_tokens[k]
+            seen = self._tx_tokens.get(key)
+        if seen:
+            if seen[1] != fingerprint:
+                raise IdempotentParameterMismatchException(
+                    "Transaction request cannot include the same client token as a previous "
+                    "request with different parameters."
+                )
+            return seen[2]
+        result = super().transact_write_items(context, transact_write_items_input)
+        with self._tx_lock:
+            self._tx_tokens[key] = (now + _TOKEN_TTL_S, fingerprint, result)
+        return result
 
     def on_before_stop(self):
         try:
