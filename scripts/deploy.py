@@ -47,6 +47,7 @@ LAYER_RUNTIME = "python3.13"
 LAYER_PLATFORMS = ("manylinux2014_x86_64", "manylinux_2_28_x86_64", "manylinux_2_34_x86_64")
 HOT_RELOAD_BUCKET = "hot-reload"
 POLL_SECONDS = 0.5
+UPLOADS_PREFIX = "uploads/"
 # Files never shipped with the function code.
 EXCLUDE_DIRS = {"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache"}
 EXCLUDE_SUFFIXES = (".pyc", ".pyo")
@@ -563,6 +564,28 @@ def _s3_may_invoke(fn_arn: str, bucket: str) -> bool:
     return False
 
 
+def _prefix(config: dict[str, Any]) -> str:
+    rules = config.get("Filter", {}).get("Key", {}).get("FilterRules", [])
+    return next((r["Value"] for r in rules if r.get("Name", "").lower() == "prefix"), "")
+
+
+def _shape(config: dict[str, Any]) -> tuple[str, tuple[str, ...], str]:
+    """What a notification does, whatever the spelling S3 returns it in ("Prefix"/"prefix")."""
+    return config.get("LambdaFunctionArn", ""), tuple(sorted(config["Events"])), _prefix(config)
+
+
+def _overlapping(configs: list[dict[str, Any]], config_id: str) -> list[dict[str, Any]]:
+    """Other configurations whose prefix overlaps uploads/ (AWS refuses such overlaps)."""
+    found = []
+    for c in configs:
+        if c.get("Id") == config_id:
+            continue
+        prefix = _prefix(c)
+        if UPLOADS_PREFIX.startswith(prefix) or prefix.startswith(UPLOADS_PREFIX):
+            found.append(c)
+    return found
+
+
 def wire_thumbnail_notification(stack_name: str, outputs: dict[str, str]) -> str | None:
     """images-bucket (owned by the data layer) -> thumbnail function, prefix uploads/."""
     fn_arn = outputs.get("ThumbnailFunctionArn")
@@ -583,23 +606,28 @@ def wire_thumbnail_notification(stack_name: str, outputs: dict[str, str]) -> str
     config_id = f"{stack_name}-thumbnail"
     current = s3.get_bucket_notification_configuration(Bucket=bucket)
     current.pop("ResponseMetadata", None)
-    lambdas = [
-        c for c in current.get("LambdaFunctionConfigurations", []) if c.get("Id") != config_id
-    ]
     ours = {
         "Id": config_id,
         "LambdaFunctionArn": fn_arn,
         "Events": ["s3:ObjectCreated:*"],
-        "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": "uploads/"}]}},
+        "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": UPLOADS_PREFIX}]}},
     }
-    existing = next(
-        (c for c in current.get("LambdaFunctionConfigurations", []) if c.get("Id") == config_id),
-        None,
-    )
-    if existing != ours:
-        current["LambdaFunctionConfigurations"] = [*lambdas, ours]
-        s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration=current)
-    return f"s3://{bucket}/uploads/* -> {fn_arn.rsplit(':', 1)[-1]}"
+    existing = current.get("LambdaFunctionConfigurations", [])
+    same = [c for c in existing if c.get("Id") == config_id and _shape(c) == _shape(ours)]
+    if same and not _overlapping(existing, config_id):
+        return f"s3://{bucket}/{UPLOADS_PREFIX}* -> {fn_arn.rsplit(':', 1)[-1]}"
+    # AWS rejects overlapping prefixes for one event type: an older wiring of uploads/ (another
+    # stack name, a stale function) is replaced, not added to.
+    for c in _overlapping(existing, config_id):
+        log(f"replacing notification {c.get('Id')} on s3://{bucket}/{UPLOADS_PREFIX}")
+    keep = [
+        c
+        for c in existing
+        if c.get("Id") != config_id and c not in _overlapping(existing, config_id)
+    ]
+    current["LambdaFunctionConfigurations"] = [*keep, ours]
+    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration=current)
+    return f"s3://{bucket}/{UPLOADS_PREFIX}* -> {fn_arn.rsplit(':', 1)[-1]}"
 
 
 # --- outputs --------------------------------------------------------------------------------

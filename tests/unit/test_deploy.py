@@ -194,3 +194,54 @@ def test_wait_until_returns_value_and_reraises_last_assertion() -> None:
 
     with pytest.raises(AssertionError, match="still 3 items"):
         st.wait_until(never, timeout=0.05, interval=0.01)
+
+
+def test_thumbnail_notification_replaces_overlaps_keeps_others_and_is_idempotent(
+    s3, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(deploy, "_s3_may_invoke", lambda fn, bucket: True)
+    s3.create_bucket(Bucket="images-bucket")
+    old_fn = "arn:aws:lambda:us-east-1:123456789012:function:old-thumbnail"
+    other_fn = "arn:aws:lambda:us-east-1:123456789012:function:other"
+    new_fn = "arn:aws:lambda:us-east-1:123456789012:function:app-thumbnail"
+
+    def rule(fn: str, id_: str, prefix: str) -> dict:
+        return {
+            "Id": id_,
+            "LambdaFunctionArn": fn,
+            "Events": ["s3:ObjectCreated:*"],
+            "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": prefix}]}},
+        }
+
+    # moto does not check that the functions exist
+    s3.put_bucket_notification_configuration(
+        Bucket="images-bucket",
+        NotificationConfiguration={
+            "LambdaFunctionConfigurations": [
+                rule(old_fn, "old-stack-thumbnail", "uploads/"),
+                rule(other_fn, "keep-me", "docs/"),
+            ]
+        },
+        SkipDestinationValidation=True,
+    )
+    put_calls = []
+    real_put = s3.put_bucket_notification_configuration
+
+    def spy(**kwargs):
+        put_calls.append(kwargs)
+        return real_put(**kwargs, SkipDestinationValidation=True)
+
+    monkeypatch.setattr(deploy, "client", lambda service, **_: s3 if service == "s3" else None)
+    monkeypatch.setattr(s3, "put_bucket_notification_configuration", spy)
+
+    deploy.wire_thumbnail_notification("app", {"ThumbnailFunctionArn": new_fn})
+    configs = s3.get_bucket_notification_configuration(Bucket="images-bucket")[
+        "LambdaFunctionConfigurations"
+    ]
+    assert sorted((c["Id"], c["LambdaFunctionArn"]) for c in configs) == [
+        ("app-thumbnail", new_fn),
+        ("keep-me", other_fn),
+    ]
+    assert len(put_calls) == 1
+    deploy.wire_thumbnail_notification("app", {"ThumbnailFunctionArn": new_fn})
+    assert len(put_calls) == 1  # already wired: no write
