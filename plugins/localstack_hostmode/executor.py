@@ -134,6 +134,8 @@ class ChildProcess:
         self._resp_eof = False
         self._log_eof = False
         self._killed = threading.Event()
+        self._io_lock = threading.Lock()
+        self.invoked = False
         self._spawn(argv, env, cwd)
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -194,15 +196,21 @@ class ChildProcess:
         self.dead = True
 
     def close(self) -> None:
+        """Kill, then close our pipe ends once no thread is reading them (an invoke or the
+        init wait returns promptly: the kill ends the child's side of the pipes)."""
         self.kill()
-        for name in ("req_w", "resp_r", "log_r"):
-            fd = getattr(self, name, -1)
-            if fd >= 0:
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
-                setattr(self, name, -1)
+        if self._io_lock.acquire(timeout=10):
+            try:
+                for name in ("req_w", "resp_r", "log_r"):
+                    fd = getattr(self, name, -1)
+                    if fd >= 0:
+                        try:
+                            os.close(fd)
+                        except OSError:
+                            pass
+                        setattr(self, name, -1)
+            finally:
+                self._io_lock.release()
         with _live_lock:
             _live_children.discard(self)
 
@@ -221,9 +229,10 @@ class ChildProcess:
     # -- I/O ---------------------------------------------------------------------------------
 
     def take_logs(self) -> bytes:
-        self._drain_logs()
-        logs = bytes(self._logs)
-        self._logs.clear()
+        with self._io_lock:
+            self._drain_logs()
+            logs = bytes(self._logs)
+            self._logs.clear()
         return logs
 
     def _add_logs(self, data: bytes) -> None:
@@ -269,6 +278,10 @@ class ChildProcess:
         Returns the frame, "eof" when the child closed its response pipe (it died), or
         "timeout" when `deadline` (perf_counter seconds) passed.
         """
+        with self._io_lock:
+            return self._pump(deadline)
+
+    def _pump(self, deadline: float | None) -> Frame | str:
         if self.resp_r < 0:
             return "eof"
         poller = select.poll()
@@ -672,9 +685,6 @@ class _FailedChild:
 
     def kill(self) -> None:
         pass
-
-
-ChildProcess.invoked = False
 
 
 def _init_failure_result(child, request_id: str) -> tuple[bytes, bytes, str]:

@@ -92,6 +92,8 @@ def tree_fingerprint(root: str) -> tuple:
             if not relevant_name(entry.name):
                 continue
             try:
+                if entry.is_dir():
+                    continue  # a directory's mtime moves with every droppings file
                 st = entry.stat(follow_symlinks=True)
             except OSError:
                 continue
