@@ -1,9 +1,10 @@
 """Saga step RecordFailure: write the outcome FAILED (reason + message) on the order.
 
-Input: the state with `error` = the caught `{"Error", "Cause"}`. The reason is the error name
-(ValidationError, PaymentError, InventoryError, ...); the message is the errorMessage our own
-function raised (Cause is Lambda's error JSON), truncated. The first final outcome wins: a
-COMPLETED or already FAILED order is left as it is. Output at $.failure.
+Input: `{"order_id", "execution_id", "error"}`, `error` being the caught `{"Error", "Cause"}`.
+The reason is the error name (ValidationError, PaymentError, InventoryError, ...); the message
+is the errorMessage our own function raised (Cause is Lambda's error JSON), truncated. The
+first final outcome wins: a COMPLETED or already FAILED order, or one that another execution
+owns (see orders.validate), is left as it is. Output at $.failure.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ logger = Logger()
 orders_table = table(SETTINGS.orders_table)
 
 MAX_MESSAGE_LENGTH = 500
+DIRECT_INVOKE = "direct-invoke"  # the owner orders.validate records for a direct invocation
 
 
 def failure_message(cause: Any) -> str:
@@ -44,7 +46,11 @@ def record(event: dict[str, Any], orders: Any = orders_table) -> dict[str, Any]:
         logger.warning("no order to record the failure on", extra={"reason": reason})
         return {"recorded": False, "reason": reason}
     recorded = repository.record_failure(
-        orders, order_id, reason, failure_message(error.get("Cause"))
+        orders,
+        order_id,
+        reason,
+        failure_message(error.get("Cause")),
+        str(event.get("execution_id") or DIRECT_INVOKE),
     )
     logger.info("order failed", extra={"reason": reason, "recorded": recorded})
     return {"recorded": recorded, "reason": reason}

@@ -61,6 +61,25 @@ def mark_processing(table: Any, order_id: str) -> bool:
     return True
 
 
+def claim_for_saga(table: Any, order_id: str, execution_id: str) -> bool:
+    """Make `execution_id` the order's only saga; False when another execution owns it."""
+    try:
+        table.update_item(
+            Key={"order_id": order_id},
+            UpdateExpression="SET saga_execution = :e, updated_at = :now",
+            ConditionExpression=(
+                "attribute_exists(order_id) AND "
+                "(attribute_not_exists(saga_execution) OR saga_execution = :e)"
+            ),
+            ExpressionAttributeValues={":e": execution_id, ":now": _now()},
+        )
+    except ClientError as e:
+        if is_conditional_failure(e):
+            return False
+        raise
+    return True
+
+
 def record_payment(table: Any, order_id: str, payment: dict[str, Any]) -> dict[str, Any]:
     """Store the charge on the order once; returns the payment that is on the order."""
     try:
@@ -122,8 +141,11 @@ def mark_completed(table: Any, order_id: str) -> None:
         raise
 
 
-def record_failure(table: Any, order_id: str, reason: str, message: str) -> bool:
-    """-> FAILED with the reason, unless the order is missing or already final.
+def record_failure(
+    table: Any, order_id: str, reason: str, message: str, execution_id: str | None
+) -> bool:
+    """-> FAILED with the reason, unless the order is missing, already final, or owned by
+    another saga execution (a duplicate must not fail the order the owner is processing).
 
     The first final outcome wins. False when nothing was written.
     """
@@ -134,9 +156,13 @@ def record_failure(table: Any, order_id: str, reason: str, message: str) -> bool
                 "SET #s = :failed, failure_reason = :reason, failure_message = :message, "
                 "failed_at = :now, updated_at = :now"
             ),
-            ConditionExpression="attribute_exists(order_id) AND NOT (#s IN (:failed, :completed))",
+            ConditionExpression=(
+                "attribute_exists(order_id) AND NOT (#s IN (:failed, :completed)) AND "
+                "(attribute_not_exists(saga_execution) OR saga_execution = :e)"
+            ),
             ExpressionAttributeNames={"#s": "status"},
             ExpressionAttributeValues={
+                ":e": execution_id or "",
                 ":failed": "FAILED",
                 ":completed": "COMPLETED",
                 ":reason": reason,

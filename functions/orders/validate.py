@@ -1,8 +1,13 @@
-"""Saga step ValidateOrder. Input `{"order_id": ...}`; output: the validated order.
+"""Saga step ValidateOrder. Input `{"order_id", "execution_id"}`; output: the validated order.
 
 Reads the stored order (the source of truth, not the execution input) and raises ValidationError
 when it does not exist, is already COMPLETED/FAILED, breaks the order rules (orders.models: no
 items, quantity < 1, ...) or names a SKU the inventory does not know.
+
+A valid order is then claimed for this execution (`saga_execution`, a conditional write): a
+second execution for the same order (started by hand, concurrently) fails validation instead
+of racing the first one through payment and compensation. The state machine passes
+`$$.Execution.Id`; a direct invocation without it claims as "direct-invoke".
 """
 
 from __future__ import annotations
@@ -24,9 +29,14 @@ logger = Logger()
 orders_table = table(SETTINGS.orders_table)
 inventory_table = table(SETTINGS.inventory_table)
 
+DIRECT_INVOKE = "direct-invoke"
+
 
 def validate_order(
-    order_id: Any, orders: Any = orders_table, inventory: Any = inventory_table
+    order_id: Any,
+    execution_id: str = DIRECT_INVOKE,
+    orders: Any = orders_table,
+    inventory: Any = inventory_table,
 ) -> dict[str, Any]:
     if not isinstance(order_id, str) or not 0 < len(order_id) <= 64:
         raise ValidationError("order_id must be a non-empty string of at most 64 characters")
@@ -35,6 +45,8 @@ def validate_order(
         raise ValidationError(f"order {order_id} does not exist")
     if item.get("status") in FINAL_STATUSES:
         raise ValidationError(f"order {order_id} is already {item['status']}")
+    if item.get("saga_execution") not in (None, execution_id):
+        raise ValidationError(f"order {order_id} is being checked out by another execution")
     try:
         order = Order.model_validate(plain(item))
     except PydanticValidationError as e:
@@ -47,12 +59,14 @@ def validate_order(
         raise ValidationError(f"unknown sku: {', '.join(unknown)}")
     if order.amount_cents != sum(i.quantity * i.unit_price_cents for i in order.items):
         raise ValidationError(f"order {order_id} amount does not match its items")
+    if not repository.claim_for_saga(orders, order_id, execution_id):
+        raise ValidationError(f"order {order_id} is being checked out by another execution")
     return order.model_dump(include={"order_id", "customer_email", "items", "card", "amount_cents"})
 
 
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     logger.append_keys(order_id=event.get("order_id"))
-    order = validate_order(event.get("order_id"))
+    order = validate_order(event.get("order_id"), str(event.get("execution_id") or DIRECT_INVOKE))
     logger.info("order valid", extra={"amount_cents": order["amount_cents"]})
     return order

@@ -60,7 +60,9 @@ def steps(load, context):
     return {arn: (lambda ev, m=m: m.handler(ev, context)) for arn, m in modules.items()}
 
 
-def run_saga(steps, payload: dict[str, Any]) -> tuple[str, list[str], dict[str, Any]]:
+def run_saga(
+    steps, payload: dict[str, Any], execution_id: str = "arn:exec:1"
+) -> tuple[str, list[str], dict[str, Any]]:
     """Run the ASL; returns (SUCCEEDED|FAILED, visited states, final data)."""
     data = payload
     name = ASL["StartAt"]
@@ -74,7 +76,8 @@ def run_saga(steps, payload: dict[str, Any]) -> tuple[str, list[str], dict[str, 
         resource = state["Resource"].removeprefix("${").removesuffix("}")
         try:
             # JSON round trip: what crosses Step Functions must be plain JSON
-            result = json.loads(json.dumps(steps[resource](json.loads(json.dumps(data)))))
+            task_input = _parameters(state.get("Parameters"), data, execution_id)
+            result = json.loads(json.dumps(steps[resource](json.loads(json.dumps(task_input)))))
         except Exception as e:  # noqa: BLE001 - mirrors Lambda turning any error into errorType
             error = type(e).__name__
             catch = next(
@@ -96,6 +99,19 @@ def run_saga(steps, payload: dict[str, Any]) -> tuple[str, list[str], dict[str, 
             return "SUCCEEDED", visited, data
         name = state["Next"]
     raise AssertionError("saga did not terminate")
+
+
+def _parameters(params: dict[str, str] | None, data: dict[str, Any], execution_id: str) -> Any:
+    if params is None:
+        return data
+    out = {}
+    for key, path in params.items():
+        assert key.endswith(".$"), key
+        if path == "$$.Execution.Id":
+            out[key[:-2]] = execution_id
+        else:
+            out[key[:-2]] = data[path.removeprefix("$.")]
+    return out
 
 
 def _put(data: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
@@ -204,6 +220,21 @@ def test_out_of_stock_refunds_the_charge(steps, aws):
     # all or nothing: SKU-1 was not taken either
     assert _stock(aws, "SKU-1") == 100 and _stock(aws, "SKU-OUT") == 0
     assert "inventory_reserved" not in stored
+
+
+def test_second_execution_cannot_take_over_a_claimed_order(steps, aws):
+    # GIVEN execution 1 has validated (claimed) the order and is still running
+    _order(aws)
+    steps["ValidateOrderFunctionArn"]({"order_id": "o-1", "execution_id": "arn:exec:1"})
+    # WHEN a second execution for the same order runs
+    status, visited, data = run_saga(steps, {"order_id": "o-1"}, execution_id="arn:exec:2")
+    # THEN it fails at validation and leaves the order to its owner
+    assert (status, visited) == ("FAILED", ["ValidateOrder", "RecordFailure", "OrderFailed"])
+    assert data["failure"]["recorded"] is False
+    assert _stored(aws)["status"] == "PENDING"
+    # AND the owner still completes it
+    assert run_saga(steps, {"order_id": "o-1"}, execution_id="arn:exec:1")[0] == "SUCCEEDED"
+    assert _stored(aws)["status"] == "COMPLETED" and _stock(aws, "SKU-1") == 98
 
 
 def test_repeated_execution_charges_once_and_does_not_reopen(steps, aws):
