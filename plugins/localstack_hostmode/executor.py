@@ -74,6 +74,10 @@ READ_CHUNK = 1 << 20
 PIPE_SIZE = 1 << 20
 F_SETPIPE_SZ = 1031
 
+# Frame kinds the executor records itself for an init that produced no runtime error
+INIT_TIMED_OUT = b"T"
+INIT_EXITED = b"X"
+
 _live_children: weakref.WeakSet[ChildProcess] = weakref.WeakSet()
 _live_lock = threading.Lock()
 
@@ -464,7 +468,9 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
                 raise LambdaRuntimeException(f"Executor {self.id} was stopped before it started")
             self._spawn_locked()
         child = self._child
-        self._wait_ready(child)
+        # LocalStack's own startup timer (LAMBDA_RUNTIME_ENVIRONMENT_TIMEOUT) fires first and
+        # calls stop(): its usual "Timeout while starting up lambda environment" error follows.
+        self._wait_ready(child, config.LAMBDA_RUNTIME_ENVIRONMENT_TIMEOUT + 2)
         if self._stopped:
             raise LambdaRuntimeException(f"Executor {self.id} was stopped during startup")
 
@@ -487,12 +493,11 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
             return 126, f"{wrapper}: is not an executable\n"
         return None
 
-    def _wait_ready(self, child: ChildProcess | _FailedChild) -> None:
+    def _wait_ready(self, child: ChildProcess | _FailedChild, limit_s: float) -> None:
         """Run the init phase: until the child is ready, reports an init error, or dies."""
         if isinstance(child, _FailedChild):
             return
-        deadline = time.perf_counter() + config.LAMBDA_RUNTIME_ENVIRONMENT_TIMEOUT
-        frame = child.pump(deadline)
+        frame = child.pump(child.started + limit_s)
         child.init_duration_ms = (time.perf_counter() - child.started) * 1000
         child.init_logs = child.take_logs()
         if isinstance(frame, Frame) and frame.kind == protocol.KIND_READY:
@@ -503,9 +508,10 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
             return
         if frame == "timeout":
             child.kill()
+            child.init_error = Frame(INIT_TIMED_OUT, b"")
         else:
             child.reap()
-        child.init_error = Frame(b"X", b"")  # died during init: ExitError on the next invoke
+            child.init_error = Frame(INIT_EXITED, b"")
 
     def stop(self) -> None:
         with self._lock:
@@ -534,7 +540,8 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
                 child.close()
             self._spawn_locked()
             child = self._child
-        self._wait_ready(child)
+        # Init repeated inside an invoke counts against the function timeout, as on AWS.
+        self._wait_ready(child, self.function_version.config.timeout)
         return child, True
 
     def invoke(self, payload: dict[str, str]) -> InvocationResult:
@@ -559,7 +566,7 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
         started = time.perf_counter()
         if child.init_error is not None:
             child.dead = True  # the next invoke runs init again, as AWS does
-            result, output, status = _init_failure_result(child, request_id)
+            result, output, status = _init_failure_result(child, request_id, timeout_s)
             is_error = True
         else:
             header = {
@@ -672,7 +679,7 @@ class _FailedChild:
 
     def __init__(self, returncode: int, message: str):
         self.returncode = returncode
-        self.init_error = Frame(b"X", b"")
+        self.init_error = Frame(INIT_EXITED, b"")
         self.init_logs = message.encode()
         self.init_duration_ms = 0.0
         self.max_rss_kib = 0
@@ -687,7 +694,7 @@ class _FailedChild:
         pass
 
 
-def _init_failure_result(child, request_id: str) -> tuple[bytes, bytes, str]:
+def _init_failure_result(child, request_id: str, timeout_s: int) -> tuple[bytes, bytes, str]:
     """Answer for an invoke whose init failed: (payload, output, REPORT status).
 
     The runtime's own init error (Runtime.ImportModuleError, ...) is returned as it sent it;
@@ -697,6 +704,10 @@ def _init_failure_result(child, request_id: str) -> tuple[bytes, bytes, str]:
     if frame.kind == protocol.KIND_INIT_ERROR:
         error_type = json.loads(frame.body).get("errorType", "")
         return frame.body, b"", f"error\tError Type: {error_type}"
+    if frame.kind == INIT_TIMED_OUT:
+        message = f"Task timed out after {timeout_s:.2f} seconds"
+        error = platform_error("Sandbox.Timedout", f"RequestId: {request_id} Error: {message}")
+        return error, f"{_log_timestamp()} {request_id} {message}\n".encode(), "timeout"
     message = f"RequestId: {request_id} Error: {exit_reason(child.returncode)}"
     error = platform_error("Runtime.ExitError", message)
     return error, f"{message}\n".encode(), "error\tError Type: Runtime.ExitError"

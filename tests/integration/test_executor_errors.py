@@ -188,3 +188,32 @@ def test_request_of_5mb_reaches_the_handler(lam, probe):
 
     assert result.function_error is None, result.raw
     assert result.payload == {"length": len(json.dumps(event))}
+
+
+def test_exception_during_init_keeps_its_class_name(make_function, lam):
+    name = make_function(handler="raise_at_import.handler")
+
+    result = invoke(lam, name)
+
+    assert result.function_error == "Unhandled"
+    error = result.payload
+    assert error["errorType"] == "RuntimeError"
+    assert error["errorMessage"] == "missing TABLE_NAME"
+    assert error["requestId"] == ""  # init errors carry no request id on AWS
+    assert len(error["stackTrace"]) == 1, error
+    assert 'raise_at_import.py", line 1, in <module>' in error["stackTrace"][0]
+    assert "[ERROR] RuntimeError: missing TABLE_NAME" in result.log
+
+
+def test_exit_during_init_is_runtime_exit_error(make_function, lam):
+    name = make_function(handler="exit_at_import.handler")
+
+    for _ in range(2):
+        result = invoke(lam, name)
+        assert result.function_error == "Unhandled"
+        assert result.payload == {
+            "errorType": "Runtime.ExitError",
+            "errorMessage": f"RequestId: {result.request_id} Error: Runtime exited without "
+            "providing a reason",
+        }
+        assert "exiting during init" in result.log

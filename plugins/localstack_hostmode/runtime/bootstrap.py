@@ -439,6 +439,30 @@ def max_rss_kib():
         return 0
 
 
+def _die_with_group():
+    """The executor is gone (LocalStack stopped or crashed): never outlive it, and take what
+    the handler spawned along (our process group, when we lead it)."""
+    if os.getpgid(0) == os.getpid():
+        os.killpg(0, 9)
+    os._exit(0)
+
+
+def watch_executor(request_fd):
+    """Exit as soon as the executor's end of the request pipe closes, even mid-invocation."""
+    import select
+    import threading
+
+    def watch():
+        poller = select.poll()
+        poller.register(request_fd, 0)  # hang-up and errors only, never data
+        while True:
+            for _fd, events in poller.poll():
+                if events & (select.POLLHUP | select.POLLERR | select.POLLNVAL):
+                    _die_with_group()
+
+    threading.Thread(target=watch, name="lambda-executor-watchdog", daemon=True).start()
+
+
 # ---------------------------------------------------------------------------------------------
 # Main loop
 # ---------------------------------------------------------------------------------------------
@@ -502,14 +526,14 @@ def main(argv):
         os._exit(1)
 
     write_frame(response_fd, KIND_READY)
+    watch_executor(request_fd)
     reader = os.fdopen(request_fd, "rb", buffering=1 << 16)
     while True:
         try:
             frame_header = read_exact(reader, FRAME_HEADER_SIZE)
             body = read_exact(reader, int.from_bytes(frame_header[1:], "big"))
         except EOFError:
-            # The executor is gone (LocalStack stopped or crashed): never outlive it.
-            os._exit(0)
+            _die_with_group()
         header_len = int.from_bytes(body[:4], "big")
         header = json.loads(body[4 : 4 + header_len])
         kind, result = handle_invocation(request_handler, header, body[4 + header_len :])

@@ -1,0 +1,5 @@
+raise RuntimeError("missing TABLE_NAME")
+
+
+def handler(event, context):
+    return "unreachable"
