@@ -1,0 +1,217 @@
+"""`make up` / `make down` in host mode, on a port of their own (not the session's LocalStack).
+
+Each test starts and stops its own LocalStack on TEST_PORT, so these are slow (a start is
+several seconds); they check what `down` must guarantee: no LocalStack, no DynamoDB backend, no
+Lambda worker and no listening port left behind, also after a stale pid file, a SIGKILLed or a
+hung LocalStack.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import subprocess
+import time
+import zipfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[2]
+TEST_PORT = int(os.environ.get("HOSTMODE_TEST_PORT", "4590"))
+RUN_DIR = ROOT / ".localstack" / "run" / str(TEST_PORT)
+PID_FILE = RUN_DIR / "localstack.pid"
+URL = f"http://127.0.0.1:{TEST_PORT}"
+
+
+def make(target: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, LOCALSTACK_PORT=str(TEST_PORT), AWS_ENDPOINT_URL=URL,
+               LOCALSTACK_MODE="host")
+    return subprocess.run(["make", "--no-print-directory", "-C", str(ROOT), target], env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            state = f.read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def marked_processes() -> list[int]:
+    """Processes carrying this instance's marker, or a LocalStack bound to TEST_PORT."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as f:
+                env = f.read().split(b"\0")
+        except OSError:
+            continue
+        if (f"HOSTMODE_RUN_DIR={RUN_DIR}".encode() in env
+                or f"GATEWAY_LISTEN=127.0.0.1:{TEST_PORT}".encode() in env) and alive(int(entry)):
+            found.append(int(entry))
+    return found
+
+
+def listening(port: int) -> bool:
+    for name in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(name) as f:
+            for line in f.readlines()[1:]:
+                fields = line.split()
+                if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                    return True
+    return False
+
+
+def leader_pid() -> int:
+    return int(json.loads(PID_FILE.read_text())["pid"])
+
+
+def backend_pid_and_port() -> tuple[int, int]:
+    data = json.loads((RUN_DIR / "dynamodb-backend.json").read_text())
+    return int(data["pid"]), int(data["port"])
+
+
+def client(service: str) -> Any:
+    return boto3.client(service, endpoint_url=URL, region_name="us-east-1",
+                        aws_access_key_id="test", aws_secret_access_key="test")
+
+
+def assert_nothing_left(extra_pids: list[int], ports: list[int]) -> None:
+    assert marked_processes() == [], "processes of the stopped instance are still running"
+    assert [p for p in extra_pids if alive(p)] == []
+    assert [p for p in [TEST_PORT, *ports] if listening(p)] == []
+    assert not PID_FILE.exists()
+
+
+@pytest.fixture
+def instance(wait_until: Callable[..., Any]) -> Iterator[None]:
+    """Makes sure TEST_PORT is free before and after the test."""
+    make("down")
+    assert not listening(TEST_PORT), f"port {TEST_PORT} is busy; set HOSTMODE_TEST_PORT"
+    yield
+    result = make("down")
+    assert result.returncode == 0, result.stderr
+
+
+def start_worker() -> int:
+    """Deploy and invoke a function; returns the pid of its (warm) worker process."""
+    lam, iam = client("lambda"), client("iam")
+    role = iam.create_role(RoleName="hostmode-test", AssumeRolePolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                "Principal": {"Service": "lambda.amazonaws.com"}}]
+    }))["Role"]["Arn"]
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("fn.py", "import os\ndef handler(event, context):\n"
+                             "    return {'pid': os.getpid()}\n")
+    lam.create_function(FunctionName="hostmode-pid", Runtime="python3.12", Role=role,
+                        Handler="fn.handler", Code={"ZipFile": buf.getvalue()})
+    lam.get_waiter("function_active_v2").wait(FunctionName="hostmode-pid",
+                                              WaiterConfig={"Delay": 0.5, "MaxAttempts": 60})
+    out = lam.invoke(FunctionName="hostmode-pid")
+    assert "FunctionError" not in out, out["Payload"].read()
+    pid = json.loads(out["Payload"].read())["pid"]
+    assert alive(pid)
+    return pid
+
+
+def test_up_twice_then_down_leaves_nothing(instance: None) -> None:
+    # GIVEN a stopped LocalStack WHEN `make up`
+    first = make("up")
+    assert first.returncode == 0, first.stderr
+    assert "ready" in first.stderr
+    leader = leader_pid()
+    # THEN it answers, init-aws.sh ran, and DynamoDB runs on its moto backend
+    assert "users" in client("dynamodb").list_tables()["TableNames"]
+    backend, backend_port = backend_pid_and_port()
+    assert alive(backend) and listening(backend_port)
+    worker = start_worker()
+
+    # WHEN `make up` again THEN it is a no-op that says so
+    second = make("up")
+    assert second.returncode == 0, second.stderr
+    assert "already running" in second.stderr
+    assert leader_pid() == leader
+
+    # WHEN `make down` THEN no LocalStack, backend, worker or port is left
+    down = make("down")
+    assert down.returncode == 0, down.stderr
+    assert_nothing_left([leader, backend, worker], [backend_port])
+    # and `make down` again is a no-op
+    again = make("down")
+    assert again.returncode == 0 and "not running" in again.stderr
+
+
+def test_up_recovers_from_a_stale_pid_file(instance: None) -> None:
+    # GIVEN a pid file whose process is long gone
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    RUN_DIR.mkdir(parents=True, exist_ok=True)
+    PID_FILE.write_text(json.dumps({"mode": "host", "pid": dead.pid, "start": 1,
+                                    "port": TEST_PORT, "started_at": time.time() - 60}))
+    # WHEN `make up` THEN it notices, starts a fresh LocalStack and works
+    result = make("up")
+    assert result.returncode == 0, result.stderr
+    assert "stale" in result.stderr
+    assert leader_pid() != dead.pid
+    assert "orders" in client("dynamodb").list_tables()["TableNames"]
+
+
+def test_killed_localstack_takes_its_backend_along_and_up_recovers(
+        instance: None, wait_until: Callable[..., Any]) -> None:
+    assert make("up").returncode == 0
+    leader = leader_pid()
+    backend, backend_port = backend_pid_and_port()
+    worker = start_worker()
+    # WHEN LocalStack is SIGKILLed (no shutdown hooks run)
+    os.kill(leader, signal.SIGKILL)
+    # THEN the DynamoDB backend dies with it (PR_SET_PDEATHSIG)
+    wait_until(lambda: not alive(backend), timeout=10, message="moto backend to exit")
+    # WHEN `make up` THEN it cleans up and starts a working instance
+    result = make("up")
+    assert result.returncode == 0, result.stderr
+    assert leader_pid() != leader
+    assert "users" in client("dynamodb").list_tables()["TableNames"]
+    new_backend, new_port = backend_pid_and_port()
+    # WHEN `make down` THEN nothing of either instance is left
+    assert make("down").returncode == 0
+    assert_nothing_left([leader, backend, worker, new_backend], [backend_port, new_port])
+
+
+def test_down_after_kill_stops_orphans(instance: None) -> None:
+    assert make("up").returncode == 0
+    leader = leader_pid()
+    backend, backend_port = backend_pid_and_port()
+    worker = start_worker()
+    os.kill(leader, signal.SIGKILL)
+    result = make("down")
+    assert result.returncode == 0, result.stderr
+    assert_nothing_left([leader, backend, worker], [backend_port])
+
+
+def test_down_kills_a_hung_localstack(instance: None) -> None:
+    assert make("up").returncode == 0
+    leader = leader_pid()
+    backend, backend_port = backend_pid_and_port()
+    # GIVEN a LocalStack that no longer reacts to SIGTERM
+    os.kill(leader, signal.SIGSTOP)
+    try:
+        result = make("down")
+        assert result.returncode == 0, result.stderr
+        assert "SIGKILL" in result.stderr
+        assert_nothing_left([leader, backend], [backend_port])
+    finally:
+        if alive(leader):
+            os.kill(leader, signal.SIGKILL)

@@ -1,0 +1,158 @@
+"""init-aws.sh: creates the data layer as specified, and a second run changes nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "init-aws.sh"
+DEFAULT_NAMES = {
+    "USERS_TABLE": "users",
+    "ORDERS_TABLE": "orders",
+    "IDEMPOTENCY_TABLE": "idempotency",
+    "INVENTORY_TABLE": "inventory",
+    "IMAGES_BUCKET": "images-bucket",
+    "ARCHIVE_BUCKET": "stream-archive-bucket",
+    "ORDERS_QUEUE": "orders-queue",
+    "ORDERS_DLQ": "orders-dlq",
+    "SES_SENDER": "orders@example.com",
+    "EVENTS_STREAM": "events-stream",
+}
+SEEDED = {"SKU-1": "100", "SKU-OUT": "0"}
+
+
+def run_init(endpoint: str, names: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    # awslocal comes from the test venv (requirements/dev.txt has awscli-local)
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    env = dict(os.environ, AWS_ENDPOINT_URL=endpoint, PATH=path, **names)
+    result = subprocess.run([str(SCRIPT)], env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, f"init-aws.sh failed:\n{result.stderr}"
+    return result
+
+
+def snapshot(aws_client: Callable[..., Any], names: dict[str, str]) -> dict[str, Any]:
+    """Everything init-aws.sh defines, minus counters that move on their own."""
+    ddb, sqs, s3 = aws_client("dynamodb"), aws_client("sqs"), aws_client("s3")
+    ses, kinesis = aws_client("ses"), aws_client("kinesis")
+    snap: dict[str, Any] = {}
+    for var in ("USERS_TABLE", "ORDERS_TABLE", "IDEMPOTENCY_TABLE", "INVENTORY_TABLE"):
+        table = ddb.describe_table(TableName=names[var])["Table"]
+        for volatile in ("ItemCount", "TableSizeBytes"):
+            table.pop(volatile, None)
+        for index in table.get("GlobalSecondaryIndexes", []):
+            index.pop("ItemCount", None)
+            index.pop("IndexSizeBytes", None)
+        snap[var] = table
+        snap[var + ":ttl"] = ddb.describe_time_to_live(
+            TableName=names[var])["TimeToLiveDescription"]
+    snap["seed"] = {
+        sku: ddb.get_item(TableName=names["INVENTORY_TABLE"], Key={"sku": {"S": sku}},
+                          ConsistentRead=True).get("Item")
+        for sku in SEEDED
+    }
+    for var in ("ORDERS_QUEUE", "ORDERS_DLQ"):
+        url = sqs.get_queue_url(QueueName=names[var])["QueueUrl"]
+        attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+        snap[var] = {k: v for k, v in attrs.items() if not k.startswith("ApproximateNumber")}
+    buckets = {b["Name"]: b["CreationDate"] for b in s3.list_buckets()["Buckets"]}
+    snap["buckets"] = {names[v]: buckets.get(names[v]) for v in ("IMAGES_BUCKET",
+                                                                  "ARCHIVE_BUCKET")}
+    snap["ses"] = ses.get_identity_verification_attributes(
+        Identities=[names["SES_SENDER"]])["VerificationAttributes"]
+    snap["stream"] = kinesis.describe_stream_summary(
+        StreamName=names["EVENTS_STREAM"])["StreamDescriptionSummary"]
+    return snap
+
+
+@pytest.fixture
+def unique_names(aws_client: Callable[..., Any]) -> Iterator[dict[str, str]]:
+    """A private set of resource names (env overrides), deleted after the test."""
+    suffix = uuid.uuid4().hex[:8]
+    names = {var: f"it-{suffix}-{default}" for var, default in DEFAULT_NAMES.items()}
+    names["SES_SENDER"] = f"init-{suffix}@example.com"
+    yield names
+    ddb, sqs, s3 = aws_client("dynamodb"), aws_client("sqs"), aws_client("s3")
+    for var in ("USERS_TABLE", "ORDERS_TABLE", "IDEMPOTENCY_TABLE", "INVENTORY_TABLE"):
+        _quietly(lambda: ddb.delete_table(TableName=names[var]))
+    for var in ("ORDERS_QUEUE", "ORDERS_DLQ"):
+        _quietly(lambda: sqs.delete_queue(
+            QueueUrl=sqs.get_queue_url(QueueName=names[var])["QueueUrl"]))
+    for var in ("IMAGES_BUCKET", "ARCHIVE_BUCKET"):
+        _quietly(lambda: s3.delete_bucket(Bucket=names[var]))
+    _quietly(lambda: aws_client("ses").delete_identity(Identity=names["SES_SENDER"]))
+    _quietly(lambda: aws_client("kinesis").delete_stream(StreamName=names["EVENTS_STREAM"],
+                                                         EnforceConsumerDeletion=True))
+
+
+def _quietly(fn: Callable[[], Any]) -> None:
+    try:
+        fn()
+    except Exception:  # cleanup of something the test may not have created
+        pass
+
+
+def test_creates_the_data_layer_as_specified(localstack: str, aws_client: Callable[..., Any],
+                                             unique_names: dict[str, str]) -> None:
+    # WHEN init-aws.sh runs with overridden names
+    run_init(localstack, unique_names)
+    snap = snapshot(aws_client, unique_names)
+    # THEN users has its key, the unique-email GSI and a NEW_AND_OLD_IMAGES stream
+    users = snap["USERS_TABLE"]
+    assert users["KeySchema"] == [{"AttributeName": "user_id", "KeyType": "HASH"}]
+    (gsi,) = users["GlobalSecondaryIndexes"]
+    assert gsi["IndexName"] == "email-index"
+    assert gsi["KeySchema"] == [{"AttributeName": "email", "KeyType": "HASH"}]
+    assert users["StreamSpecification"] == {"StreamEnabled": True,
+                                            "StreamViewType": "NEW_AND_OLD_IMAGES"}
+    assert snap["ORDERS_TABLE"]["KeySchema"] == [{"AttributeName": "order_id", "KeyType": "HASH"}]
+    # the idempotency table matches powertools' DynamoDBPersistenceLayer defaults
+    assert snap["IDEMPOTENCY_TABLE"]["KeySchema"] == [{"AttributeName": "id", "KeyType": "HASH"}]
+    assert snap["IDEMPOTENCY_TABLE:ttl"] == {"TimeToLiveStatus": "ENABLED",
+                                             "AttributeName": "expiration"}
+    assert snap["INVENTORY_TABLE"]["KeySchema"] == [{"AttributeName": "sku", "KeyType": "HASH"}]
+    assert {sku: item["stock"]["N"] for sku, item in snap["seed"].items()} == SEEDED
+    for var in ("USERS_TABLE", "ORDERS_TABLE", "IDEMPOTENCY_TABLE", "INVENTORY_TABLE"):
+        assert snap[var]["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+    # the queue redrives to the DLQ after 3 receives
+    queue = snap["ORDERS_QUEUE"]
+    assert queue["VisibilityTimeout"] == "30"
+    redrive = json.loads(queue["RedrivePolicy"])
+    assert redrive["deadLetterTargetArn"] == snap["ORDERS_DLQ"]["QueueArn"]
+    assert int(redrive["maxReceiveCount"]) == 3
+    assert all(snap["buckets"].values()), snap["buckets"]
+    assert snap["ses"][unique_names["SES_SENDER"]]["VerificationStatus"] == "Success"
+    assert snap["stream"]["OpenShardCount"] == 1
+
+
+def test_second_run_changes_nothing(localstack: str, aws_client: Callable[..., Any],
+                                    unique_names: dict[str, str]) -> None:
+    run_init(localstack, unique_names)
+    before = snapshot(aws_client, unique_names)
+    # GIVEN live data in a seeded item (the saga took stock)
+    ddb = aws_client("dynamodb")
+    ddb.update_item(TableName=unique_names["INVENTORY_TABLE"], Key={"sku": {"S": "SKU-1"}},
+                    UpdateExpression="ADD stock :m", ExpressionAttributeValues={":m": {"N": "-7"}})
+    before["seed"]["SKU-1"]["stock"] = {"N": "93"}
+    # WHEN it runs again THEN it succeeds and every resource is as it was (not recreated)
+    second = run_init(localstack, unique_names)
+    assert "exists" in second.stderr
+    assert snapshot(aws_client, unique_names) == before
+
+
+def test_rerun_against_the_running_stack_is_a_no_op(localstack: str,
+                                                    aws_client: Callable[..., Any]) -> None:
+    """`make up` already ran it with the default names; once more changes nothing."""
+    before = snapshot(aws_client, DEFAULT_NAMES)
+    run_init(localstack, DEFAULT_NAMES)
+    assert snapshot(aws_client, DEFAULT_NAMES) == before
