@@ -448,11 +448,14 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
                 "PWD": code_dir,
             }
         )
-        for key in ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_FUNCTION_NAME", "_HANDLER"):
-            env[key] = str(env_vars.get(key, ""))
 
         child_config = json.dumps(
-            {"layers": layer_dirs, "runtime_lib": runtime_lib_path(), "hot_reload_roots": hot_roots}
+            {
+                "layers": layer_dirs,
+                "runtime_lib": runtime_lib_path(),
+                "hot_reload_roots": hot_roots,
+                "response_limit": config.LAMBDA_LIMITS_MAX_FUNCTION_PAYLOAD_SIZE_BYTES,
+            }
         )
         argv = [interpreter, "-u", "-s", "-S", str(BOOTSTRAP), child_config]
         self._wrapper = None
@@ -612,7 +615,7 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
         if isinstance(frame, Frame):
             child.max_rss_kib = int.from_bytes(frame.body[:8], "big")
             result = frame.body[8:]
-            if len(result) > limit:
+            if frame.kind == protocol.KIND_TOO_LARGE or len(result) > limit:
                 return (
                     platform_error(
                         "Function.ResponseSizeTooLarge",

@@ -263,3 +263,46 @@ def test_frames_round_trip_through_a_pipe():
     finally:
         os.close(read_fd)
         os.close(write_fd)
+
+
+def _header(**extra) -> dict:
+    return {"id": "req-9", "arn": "arn:fn", "deadline": int(time.time() * 1000) + 1000, **extra}
+
+
+def test_handle_invocation_ok_error_and_too_large(capsys: pytest.CaptureFixture[str]):
+    def handler(event, context):
+        if event.get("fail"):
+            raise KeyError("missing")
+        return {"echo": event, "rid": context.aws_request_id}
+
+    kind, body = bootstrap.handle_invocation(handler, _header(), b'{"a": 1}')
+    assert (kind, json.loads(body)) == (
+        bootstrap.KIND_OK,
+        {"echo": {"a": 1}, "rid": "req-9"},
+    )
+
+    kind, body = bootstrap.handle_invocation(handler, _header(), b'{"fail": true}')
+    error = json.loads(body)
+    assert kind == bootstrap.KIND_ERROR
+    assert (error["errorType"], error["errorMessage"], error["requestId"]) == (
+        "KeyError",
+        "'missing'",
+        "req-9",
+    )
+    assert "[ERROR] KeyError: 'missing'\r" in capsys.readouterr().out
+
+    kind, body = bootstrap.handle_invocation(handler, _header(), b'{"a": 1}', response_limit=10)
+    assert kind == bootstrap.KIND_TOO_LARGE
+    assert int.from_bytes(body, "big") > 10
+
+
+def test_handle_invocation_sets_and_clears_the_trace_id(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.delenv("_X_AMZN_TRACE_ID", raising=False)
+    seen = []
+
+    def handler(event, context):
+        seen.append(os.environ.get("_X_AMZN_TRACE_ID"))
+
+    bootstrap.handle_invocation(handler, _header(trace="Root=1-abc"), b"{}")
+    bootstrap.handle_invocation(handler, _header(), b"{}")
+    assert seen == ["Root=1-abc", None]

@@ -13,6 +13,7 @@ Frames (both directions): 1 byte kind, 4 bytes big-endian body length, body.
   child -> parent  b"R" ready     (init done)
                    b"I" init error (body: error JSON, AWS shape); the child then exits
                    b"O" result ok / b"E" result error: 8 bytes max RSS (KiB), then the payload
+                   b"L" result too large: 8 bytes max RSS (KiB), 8 bytes result size
 """
 
 import json
@@ -25,6 +26,7 @@ KIND_READY = b"R"
 KIND_INIT_ERROR = b"I"
 KIND_OK = b"O"
 KIND_ERROR = b"E"
+KIND_TOO_LARGE = b"L"  # result over the response limit: only its size travels (8 bytes)
 FRAME_HEADER_SIZE = 5
 
 # AWS's error log line format (awslambdaric bootstrap.log_error): lines joined with CR so one
@@ -468,7 +470,7 @@ def watch_executor(request_fd):
 # ---------------------------------------------------------------------------------------------
 
 
-def handle_invocation(request_handler, header, payload):
+def handle_invocation(request_handler, header, payload, response_limit=None):
     """Run one invocation; returns (kind, body bytes). Exceptions that are not Exception
     (SystemExit, KeyboardInterrupt) propagate and end the process, as on AWS."""
     global _CURRENT_REQUEST_ID
@@ -489,6 +491,8 @@ def handle_invocation(request_handler, header, payload):
         )
         event = unmarshal_request(payload)
         result = marshal_response(request_handler(event, context))
+        if response_limit is not None and len(result) > response_limit:
+            return KIND_TOO_LARGE, len(result).to_bytes(8, "big")
         return KIND_OK, result
     except FaultException as e:
         error = build_fault_error(e, invoke_id)
@@ -536,7 +540,9 @@ def main(argv):
             _die_with_group()
         header_len = int.from_bytes(body[:4], "big")
         header = json.loads(body[4 : 4 + header_len])
-        kind, result = handle_invocation(request_handler, header, body[4 + header_len :])
+        kind, result = handle_invocation(
+            request_handler, header, body[4 + header_len :], config.get("response_limit")
+        )
         sys.stdout.flush()
         sys.stderr.flush()
         write_frame(response_fd, kind, max_rss_kib().to_bytes(8, "big"), result)
