@@ -30,29 +30,37 @@ class Saga:
 
 
 @pytest.fixture(scope="module")
-def stock_sku(app: App):
-    """An inventory item of our own (stock 10), so stock changes can be asserted exactly."""
+def skus(app: App):
+    """Inventory items of our own (stock 10 each), so stock changes can be asserted exactly.
+
+    One per branch that reserves stock: concurrent transactions on one item are not what these
+    tests are about.
+    """
     ddb, table = app.client("dynamodb"), app.name("INVENTORY_TABLE")
-    sku = unique("SKU").upper()
-    ddb.put_item(
-        TableName=table,
-        Item={"sku": {"S": sku}, "stock": {"N": "10"}, "name": {"S": "test item"}},
-    )
-    yield sku
-    ddb.delete_item(TableName=table, Key={"sku": {"S": sku}})
+    made = {}
+    for branch in ("success", "payment", "repeated"):
+        sku = unique("SKU").upper()
+        ddb.put_item(
+            TableName=table,
+            Item={"sku": {"S": sku}, "stock": {"N": "10"}, "name": {"S": "test item"}},
+        )
+        made[branch] = sku
+    yield made
+    for sku in made.values():
+        ddb.delete_item(TableName=table, Key={"sku": {"S": sku}})
 
 
 @pytest.fixture(scope="module")
-def sagas(app: App, stock_sku: str):
+def sagas(app: App, skus: dict[str, str]):
     """Create one order per branch through POST /orders and start its execution(s)."""
     sfn = app.client("stepfunctions")
     branches = {
-        "success": dict(sku=stock_sku, quantity=2, card="tok_visa"),
+        "success": dict(sku=skus["success"], quantity=2, card="tok_visa"),
         "validation": dict(sku=unique("SKU-UNKNOWN"), quantity=1, card="tok_visa"),
-        "payment": dict(sku=stock_sku, quantity=1, card="declined"),
+        "payment": dict(sku=skus["payment"], quantity=1, card="declined"),
         "out_of_stock": dict(sku="SKU-OUT", quantity=1, card="tok_visa"),
         # started twice at once: the charge and the stock must be taken once
-        "repeated": dict(sku=stock_sku, quantity=3, card="tok_visa"),
+        "repeated": dict(sku=skus["repeated"], quantity=3, card="tok_visa"),
     }
     runs: dict[str, Saga] = {}
     for branch, spec in branches.items():
@@ -122,7 +130,7 @@ def stock(app: App, sku: str) -> int:
     return int(item["stock"]["N"])
 
 
-def test_success_completes_charges_and_confirms(app: App, sagas) -> None:
+def test_success_completes_charges_and_confirms(app: App, sagas, skus) -> None:
     saga = sagas["success"]
     desc = finished(app, saga.executions[0])
     assert desc["status"] == "SUCCEEDED", desc
@@ -132,6 +140,8 @@ def test_success_completes_charges_and_confirms(app: App, sagas) -> None:
     assert got["payment"]["status"] == "CHARGED"
     assert got["payment"]["amount_cents"] == 1000
     assert output["payment"]["payment_id"] == got["payment"]["payment_id"]
+    assert got["inventory_reserved"] is True
+    assert stock(app, skus["success"]) == 10 - 2
     # a confirmation mail (subject "... confirmed") besides the queue consumer's "received" one
     wait_until(
         lambda: [m for m in mails_to(saga.email) if "confirmed" in m["Subject"]],
@@ -153,7 +163,7 @@ def test_validation_failure_records_failed_without_charge(app: App, sagas) -> No
     assert "payment" not in got
 
 
-def test_payment_failure_refund_step_runs_nothing_charged(app: App, sagas, stock_sku) -> None:
+def test_payment_failure_refund_step_runs_nothing_charged(app: App, sagas, skus) -> None:
     saga = sagas["payment"]
     desc = finished(app, saga.executions[0])
     assert desc["status"] == "FAILED"
@@ -163,6 +173,7 @@ def test_payment_failure_refund_step_runs_nothing_charged(app: App, sagas, stock
     assert got["failure_reason"] == "PaymentError"
     assert "payment" not in got
     assert not got.get("inventory_reserved")
+    assert stock(app, skus["payment"]) == 10
 
 
 def test_out_of_stock_refunds_the_charge(app: App, sagas) -> None:
@@ -179,7 +190,7 @@ def test_out_of_stock_refunds_the_charge(app: App, sagas) -> None:
     assert stock(app, "SKU-OUT") == stock_before == 0
 
 
-def test_repeated_execution_charges_and_reserves_once(app: App, sagas, stock_sku) -> None:
+def test_repeated_execution_charges_and_reserves_once(app: App, sagas, skus) -> None:
     saga = sagas["repeated"]
     results = [finished(app, arn) for arn in saga.executions]
     got = order(app, saga.order_id)
@@ -197,26 +208,27 @@ def test_repeated_execution_charges_and_reserves_once(app: App, sagas, stock_sku
     for r in results:
         if r["status"] == "FAILED":
             assert failed_states(app, r["executionArn"]) == ["ValidateOrder"]
-    # AND the stock was taken once: 10 - success(2) - repeated(3); the declined one took none
-    finished(app, sagas["success"].executions[0])
-    assert stock(app, stock_sku) == 10 - 2 - 3
+    # AND the stock was taken once
+    assert stock(app, skus["repeated"]) == 10 - 3
 
 
 def test_checkout_route_starts_saga_once(app: App, sagas) -> None:
-    # GIVEN an order whose saga already ran (the success branch, finished)
+    # GIVEN an order whose saga already completed (under another execution name)
     done = sagas["success"]
     finished(app, done.executions[0])
+    charged = order(app, done.order_id)["payment"]
+    # WHEN it is checked out through the API (the execution is named after the order)
     status, body = app.http("POST", f"/orders/{done.order_id}/checkout")
-    # THEN checkout of an already checked-out order is refused? Its executions were named
-    # "<id>-0", so the checkout route (execution name = order id) starts one, which
-    # ValidateOrder then rejects because the order is COMPLETED.
     assert status == 202, body
+    # THEN ValidateOrder refuses the COMPLETED order: the run fails and charges nothing
     desc = finished(app, body["execution_arn"])
     assert desc["status"] == "FAILED"
-    assert order(app, done.order_id)["status"] == "COMPLETED"
-    # AND a second checkout with the same execution name is a 409
+    assert failed_states(app, body["execution_arn"]) == ["ValidateOrder"]
+    after = order(app, done.order_id)
+    assert after["status"] == "COMPLETED"
+    assert after["payment"] == charged
+    # AND a second checkout of the same order is a 409, an unknown order a 404
     status, body = app.http("POST", f"/orders/{done.order_id}/checkout")
     assert status == 409, body
-    # AND an unknown order is a 404
     status, body = app.http("POST", f"/orders/{unique('nope')}/checkout")
     assert status == 404, body
