@@ -54,8 +54,8 @@ from localstack_hostmode.runtime import bootstrap as protocol
 
 LOG = logging.getLogger(__name__)
 
-BOOTSTRAP = Path(protocol.__file__).resolve()
-RUNTIME_DIR = str(BOOTSTRAP.parent)
+RUNTIME_DIR = str(Path(protocol.__file__).resolve().parent)
+ENTRYPOINT = os.path.join(RUNTIME_DIR, "entrypoint.py")
 RUNTIME_LIB_ENV = "HOSTMODE_LAMBDA_RUNTIME_LIB"
 # Where `make up` installs the runtime-bundled SDK; used when the launcher did not pass it.
 DEFAULT_RUNTIME_LIB = (
@@ -457,7 +457,7 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
                 "response_limit": config.LAMBDA_LIMITS_MAX_FUNCTION_PAYLOAD_SIZE_BYTES,
             }
         )
-        argv = [interpreter, "-u", "-s", "-S", str(BOOTSTRAP), child_config]
+        argv = [interpreter, "-u", "-s", "-S", ENTRYPOINT, child_config]
         self._wrapper = None
         if wrapper := env.get("AWS_LAMBDA_EXEC_WRAPPER"):
             self._wrapper = host_path(wrapper, code_dir, layer_dirs)

@@ -213,7 +213,7 @@ def test_exec_wrapper_runs_the_runtime_command(make_function, lam):
     assert info["env"]["WRAPPED_BY"] == "wrapper.sh"
     args = info["env"]["WRAPPER_ARGS"].split()
     assert os.path.basename(args[0]) == "python3.13"
-    assert any(a.endswith("bootstrap.py") for a in args)
+    assert any(a.endswith(os.path.join("runtime", "entrypoint.py")) for a in args)
     assert info["env"]["AWS_LAMBDA_EXEC_WRAPPER"] == "/var/task/wrapper.sh"
 
 

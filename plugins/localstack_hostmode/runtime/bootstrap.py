@@ -4,8 +4,8 @@ Runs one Python Lambda function in its own interpreter, mirroring AWS's Python r
 (awslambdaric): the handler is imported once (init), then each invocation is served from a
 framed pipe protocol instead of the Runtime API over HTTP, which is what makes warm invokes cheap.
 
-Stdlib only and imported by nothing at run time: this file is the child's __main__, started as
-``python -u -s -S bootstrap.py <request fd> <response fd> <config json>``. Nothing about the
+Stdlib only. The child runs ``python -u -s -S entrypoint.py <request fd> <response fd> <config
+json>``, which loads this module under a private name and calls main(). Nothing about the
 executor travels in environment variables, so the handler sees only AWS's variables and its own.
 
 Frames (both directions): 1 byte kind, 4 bytes big-endian body length, body.
