@@ -57,16 +57,32 @@ class App:
         return self.client("sqs").get_queue_url(QueueName=self.name(var))["QueueUrl"]
 
 
-@pytest.fixture(scope="package")
-def app(localstack: str) -> App:
-    """The deployed stack (deploys it, or confirms it is current, in a few seconds)."""
+@pytest.fixture(scope="session")
+def deployed(localstack: str) -> dict[str, str]:
+    """Deploy template.yaml once per session (a no-op in ~1 s when the stack is current)."""
     os.environ["AWS_ENDPOINT_URL"] = localstack
     try:
         outputs = deploy.deploy()
     except deploy.DeployError as e:
         pytest.fail(f"deploy-local failed: {e}", pytrace=False)
-    outputs = {k: v for k, v in outputs.items() if not k.startswith("_")}
-    return App(endpoint=localstack, outputs=outputs, functions=st.stack_functions())
+    return {k: v for k, v in outputs.items() if not k.startswith("_")}
+
+
+@pytest.fixture(scope="package")
+def app(localstack: str, deployed: dict[str, str]) -> App:
+    """The deployed stack's outputs, data-layer names and clients for the app's tests."""
+    return App(endpoint=localstack, outputs=deployed, functions=st.stack_functions())
+
+
+# Runs last in the session: its wait for the DLQ then overlaps every other test.
+LAST = "test_flow_orders.py::test_partial_batch_failure_poison_to_dlq"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    last = [item for item in items if item.nodeid.endswith(LAST)]
+    for item in last:
+        items.remove(item)
+    items.extend(last)
 
 
 @pytest.fixture
@@ -99,9 +115,14 @@ class PoisonBatch:
 POISON_DEADLINE_S = 150
 
 
-@pytest.fixture(scope="package", autouse=True)
-def poison_batch(app: App) -> Iterator[PoisonBatch]:
-    """One SQS batch to orders-queue: three good order messages and one poison message."""
+@pytest.fixture(scope="session", autouse=True)
+def poison_batch(localstack: str, deployed: dict[str, str]) -> Iterator[PoisonBatch]:
+    """One SQS batch to orders-queue: three good order messages and one poison message.
+
+    Session-scoped and autouse here, so it is sent when the first app test starts, and the test
+    that checks it runs last (see LAST): the DLQ wait overlaps the rest of the session.
+    """
+    app = App(endpoint=localstack, outputs=deployed)
     ddb, sqs = app.client("dynamodb"), app.client("sqs")
     orders = app.name("ORDERS_TABLE")
     marker = unique("poison")
