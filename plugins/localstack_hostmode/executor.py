@@ -453,7 +453,9 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
             {
                 "layers": layer_dirs,
                 "runtime_lib": runtime_lib_path(),
-                "hot_reload_roots": hot_roots,
+                # the function's own hot code compiles from source (an edit saved in the same
+                # second can hide behind a .pyc); hot layers (dependencies) keep their caches
+                "hot_reload_roots": [code_dir] if fv_config.code.is_hot_reloading() else [],
                 "response_limit": config.LAMBDA_LIMITS_MAX_FUNCTION_PAYLOAD_SIZE_BYTES,
             }
         )
