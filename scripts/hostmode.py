@@ -30,8 +30,8 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Callable, Dict, Iterable, List, Optional, Set, Tuple
 
 ROOT = Path(__file__).resolve().parent.parent
 LS_HOME = ROOT / ".localstack"
@@ -110,7 +110,7 @@ def init_log_file() -> Path:
 # ----------------------------------------------------------------------------- small utils
 
 
-def http_get_json(path: str, timeout: float = 2.0, base: Optional[str] = None) -> Optional[dict]:
+def http_get_json(path: str, timeout: float = 2.0, base: str | None = None) -> dict | None:
     """GET base+path; the parsed JSON on 2xx, None if nothing (valid) answers."""
     try:
         with urllib.request.urlopen((base or url()) + path, timeout=timeout) as resp:
@@ -121,7 +121,7 @@ def http_get_json(path: str, timeout: float = 2.0, base: Optional[str] = None) -
     return None
 
 
-def health(timeout: float = 2.0) -> Optional[dict]:
+def health(timeout: float = 2.0) -> dict | None:
     return http_get_json("/_localstack/health", timeout)
 
 
@@ -137,9 +137,9 @@ def hash_files(paths: Iterable[Path], extra: str = "") -> str:
     return digest.hexdigest()
 
 
-def lock_closure(lockfile: Path) -> List[Path]:
+def lock_closure(lockfile: Path) -> list[Path]:
     """The lock file and every file it pulls in with -r / -c."""
-    seen: List[Path] = []
+    seen: list[Path] = []
     todo = [lockfile.resolve()]
     while todo:
         current = todo.pop()
@@ -169,7 +169,7 @@ def fmt_duration(seconds: float) -> str:
 # ----------------------------------------------------------------------------- python finder
 
 
-def _python_version(exe: str) -> Optional[Tuple[Tuple[int, int], str]]:
+def _python_version(exe: str) -> tuple[tuple[int, int], str] | None:
     """(major, minor) and the real executable behind ``exe`` (resolves pyenv shims)."""
     try:
         out = subprocess.run(
@@ -192,7 +192,7 @@ def _python_version(exe: str) -> Optional[Tuple[Tuple[int, int], str]]:
 def find_python() -> str:
     """A Python >= 3.12: PATH, then pyenv versions, then ``uv python find``."""
     override = os.environ.get("HOSTMODE_PYTHON")
-    candidates: List[str] = [override] if override else []
+    candidates: list[str] = [override] if override else []
     for name in ("python3.13", "python3.12", "python3"):
         found = shutil.which(name)
         if found:
@@ -206,7 +206,7 @@ def find_python() -> str:
             root = ""
         versions = Path(root) / "versions" if root else None
         if versions and versions.is_dir():
-            def key(p: Path) -> Tuple[int, ...]:
+            def key(p: Path) -> tuple[int, ...]:
                 return tuple(int(x) if x.isdigit() else -1 for x in re.split(r"[.\-]", p.name))
             for d in sorted(versions.iterdir(), key=key, reverse=True):
                 exe = d / "bin" / "python3"
@@ -286,11 +286,34 @@ def localstack_stamp() -> str:
     return hash_files(inputs, extra=f"localstack:{RECIPE_VERSION}:{','.join(PREINSTALL_PACKAGES)}")
 
 
-def _packages_env() -> Dict[str, str]:
+def _packages_env() -> dict[str, str]:
     env = _clean_env()
     env.update({"OVERRIDE_IN_DOCKER": "0", "FILESYSTEM_ROOT": str(PACKAGES_ROOT),
                 "DISABLE_EVENTS": "1", "SKIP_SSL_CERT_DOWNLOAD": "1"})
     return env
+
+
+class FileLock:
+    """An exclusive flock: one install / one start-stop per port at a time."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.fd = -1
+
+    def __enter__(self) -> FileLock:
+        import fcntl
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.fd = os.open(str(self.path), os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log(f"waiting for another hostmode.py ({self.path.name})")
+            fcntl.flock(self.fd, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        os.close(self.fd)
 
 
 def ensure_localstack_venv() -> bool:
@@ -301,6 +324,13 @@ def ensure_localstack_venv() -> bool:
     stamp = localstack_stamp()
     if _venv_python_ok(LS_VENV) and _read_stamp(LS_VENV) == stamp:
         return False
+    with FileLock(LS_HOME / ".install.lock"):
+        if _venv_python_ok(LS_VENV) and _read_stamp(LS_VENV) == stamp:
+            return False  # another launcher just installed it
+        return _install_localstack(stamp)
+
+
+def _install_localstack(stamp: str) -> bool:
     t0 = time.monotonic()
     log("installing host-mode LocalStack into .localstack/venv (first run or a lock changed)")
     _create_venv(LS_VENV)
@@ -330,7 +360,7 @@ def ensure_localstack_venv() -> bool:
 # ----------------------------------------------------------------------------- /proc
 
 
-def _read(path: str) -> Optional[bytes]:
+def _read(path: str) -> bytes | None:
     try:
         with open(path, "rb") as f:
             return f.read()
@@ -346,7 +376,7 @@ class Proc:
         self.pid, self.ppid, self.pgid, self.sid = pid, ppid, pgid, sid
         self.start, self.cmdline, self.uid = start, cmdline, uid
 
-    def environ(self) -> Dict[str, str]:
+    def environ(self) -> dict[str, str]:
         raw = _read(f"/proc/{self.pid}/environ") or b""
         env = {}
         for item in raw.split(b"\0"):
@@ -356,7 +386,7 @@ class Proc:
         return env
 
 
-def proc_info(pid: int) -> Optional[Proc]:
+def proc_info(pid: int) -> Proc | None:
     stat = _read(f"/proc/{pid}/stat")
     if not stat:
         return None
@@ -374,7 +404,7 @@ def proc_info(pid: int) -> Optional[Proc]:
     return Proc(pid, int(rest[1]), int(rest[2]), int(rest[3]), int(rest[19]), cmdline, uid)
 
 
-def all_procs() -> List[Proc]:
+def all_procs() -> list[Proc]:
     procs = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -384,9 +414,9 @@ def all_procs() -> List[Proc]:
     return procs
 
 
-def listening_ports() -> Dict[int, Set[int]]:
+def listening_ports() -> dict[int, set[int]]:
     """port -> socket inodes of TCP sockets in LISTEN state (IPv4 and IPv6)."""
-    result: Dict[int, Set[int]] = {}
+    result: dict[int, set[int]] = {}
     for name in ("/proc/net/tcp", "/proc/net/tcp6"):
         data = _read(name)
         if not data:
@@ -399,7 +429,7 @@ def listening_ports() -> Dict[int, Set[int]]:
     return result
 
 
-def socket_owners(inodes: Set[int]) -> Set[int]:
+def socket_owners(inodes: set[int]) -> set[int]:
     owners = set()
     targets = {f"socket:[{i}]" for i in inodes}
     for entry in os.listdir("/proc"):
@@ -425,14 +455,14 @@ def port_listening(p: int) -> bool:
 # ----------------------------------------------------------------------------- pid file
 
 
-def read_pidfile() -> Optional[dict]:
+def read_pidfile() -> dict | None:
     try:
         return json.loads(pid_file().read_text())
     except (OSError, ValueError):
         return None
 
 
-def leader_alive(info: Optional[dict]) -> Optional[Proc]:
+def leader_alive(info: dict | None) -> Proc | None:
     """The LocalStack process recorded in the pid file, if it is still that process."""
     if not info or info.get("mode") != "host":
         return None
@@ -442,7 +472,7 @@ def leader_alive(info: Optional[dict]) -> Optional[Proc]:
     return p
 
 
-def our_processes(info: Optional[dict]) -> List[Proc]:
+def our_processes(info: dict | None) -> list[Proc]:
     """Every process a host-mode `up` on this port started, alive or orphaned.
 
     Matches: LocalStack's process group and session (moto, init scripts), its descendants,
@@ -460,10 +490,10 @@ def our_processes(info: Optional[dict]) -> List[Proc]:
     marker = str(run_dir())
     leader_pid = int(info["pid"]) if info and info.get("pid") else None
     leader_start = int(info.get("start") or 0) if info else 0
-    by_parent: Dict[int, List[Proc]] = {}
+    by_parent: dict[int, list[Proc]] = {}
     for p in procs:
         by_parent.setdefault(p.ppid, []).append(p)
-    found: Dict[int, Proc] = {}
+    found: dict[int, Proc] = {}
     for p in procs:
         if leader_pid and (p.sid == leader_pid or p.pgid == leader_pid) and p.start >= leader_start:
             found[p.pid] = p
@@ -482,7 +512,7 @@ def our_processes(info: Optional[dict]) -> List[Proc]:
 # ----------------------------------------------------------------------------- docker
 
 
-def docker_cli() -> Optional[str]:
+def docker_cli() -> str | None:
     return shutil.which("docker")
 
 
@@ -497,7 +527,7 @@ def docker_available(timeout: float = 3.0) -> bool:
         return False
 
 
-def compose_cmd() -> List[str]:
+def compose_cmd() -> list[str]:
     cli = docker_cli()
     if cli and subprocess.run([cli, "compose", "version"], stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL).returncode == 0:
@@ -522,7 +552,7 @@ def choose_mode() -> str:
 # ----------------------------------------------------------------------------- host-mode start
 
 
-def _clean_env() -> Dict[str, str]:
+def _clean_env() -> dict[str, str]:
     env = dict(os.environ)
     # the caller's virtualenv/pythonpath must not leak into LocalStack's interpreter
     for key in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "PYTHONSTARTUP", "__PYVENV_LAUNCHER__"):
@@ -530,7 +560,7 @@ def _clean_env() -> Dict[str, str]:
     return env
 
 
-def localstack_env(token: str) -> Dict[str, str]:
+def localstack_env(token: str) -> dict[str, str]:
     p = port()
     env = _clean_env()
     # user-facing defaults; a value in the environment wins
@@ -638,7 +668,7 @@ def start_host() -> dict:
     return info
 
 
-def wait_ready(info: Optional[dict], deadline_s: float) -> dict:
+def wait_ready(info: dict | None, deadline_s: float) -> dict:
     """Poll /_localstack/health until it answers; fail early if the process died."""
     deadline = time.monotonic() + deadline_s
     while True:
@@ -654,12 +684,12 @@ def wait_ready(info: Optional[dict], deadline_s: float) -> dict:
         time.sleep(0.1)
 
 
-def init_state() -> Tuple[bool, List[dict]]:
+def init_state() -> tuple[bool, list[dict]]:
     data = http_get_json("/_localstack/init/ready", timeout=2.0) or {}
     return bool(data.get("completed")), list(data.get("scripts") or [])
 
 
-def wait_init(deadline_s: float) -> List[dict]:
+def wait_init(deadline_s: float) -> list[dict]:
     """Wait until the ready.d scripts have run; raise with their output if one failed."""
     deadline = time.monotonic() + deadline_s
     while True:
@@ -702,7 +732,7 @@ def _signal(pids: Iterable[int], sig: int) -> None:
             pass
 
 
-def _wait_gone(info: Optional[dict], timeout: float) -> List[Proc]:
+def _wait_gone(info: dict | None, timeout: float) -> list[Proc]:
     deadline = time.monotonic() + timeout
     while True:
         left = our_processes(info)
@@ -711,7 +741,7 @@ def _wait_gone(info: Optional[dict], timeout: float) -> List[Proc]:
         time.sleep(0.1)
 
 
-def backend_ports() -> Set[int]:
+def backend_ports() -> set[int]:
     ports = set()
     try:
         data = json.loads((run_dir() / "dynamodb-backend.json").read_text())
@@ -721,14 +751,14 @@ def backend_ports() -> Set[int]:
     return ports
 
 
-def stop_host(info: Optional[dict]) -> int:
+def stop_host(info: dict | None) -> int:
     """TERM our whole process tree, wait, KILL what is left. Returns how many were stopped."""
     procs = our_processes(info)
     ports = {port()} | backend_ports()
     if procs:
         leader = leader_alive(info)
-        log(f"stopping {len(procs)} process(es)" + (f" (LocalStack pid {leader.pid})"
-                                                      if leader else " (orphans of a dead LocalStack)"))
+        what = f"LocalStack pid {leader.pid}" if leader else "orphans of a dead LocalStack"
+        log(f"stopping {len(procs)} process(es) ({what})")
         if leader:
             try:
                 os.killpg(leader.pid, signal.SIGTERM)
@@ -768,7 +798,7 @@ def stop_host(info: Optional[dict]) -> int:
 # ----------------------------------------------------------------------------- commands
 
 
-def cmd_venv(args: List[str]) -> int:
+def cmd_venv(args: list[str]) -> int:
     if len(args) != 2:
         raise HostmodeError("usage: hostmode.py venv DIR LOCKFILE")
     venv, lock = Path(args[0]), Path(args[1])
@@ -786,7 +816,7 @@ def _describe(info: dict) -> str:
     return ", ".join(parts)
 
 
-def cmd_up(_args: List[str]) -> int:
+def cmd_up(_args: list[str]) -> int:
     t0 = time.monotonic()
     info = read_pidfile()
     # already running?
@@ -852,7 +882,7 @@ def cmd_up(_args: List[str]) -> int:
     return 0
 
 
-def cmd_down(_args: List[str]) -> int:
+def cmd_down(_args: list[str]) -> int:
     info = read_pidfile()
     if info and info.get("mode") == "docker":
         log("stopping LocalStack (docker compose down)")
@@ -870,7 +900,7 @@ def cmd_down(_args: List[str]) -> int:
     return 0
 
 
-def cmd_status(_args: List[str]) -> int:
+def cmd_status(_args: list[str]) -> int:
     info = read_pidfile()
     h = health()
     if info and info.get("mode") == "docker":
@@ -890,7 +920,7 @@ def cmd_status(_args: List[str]) -> int:
         return 1
     print(f"  version: {h.get('version', '?')}, edition: {h.get('edition', '?')}")
     services = h.get("services") or {}
-    by_state: Dict[str, List[str]] = {}
+    by_state: dict[str, list[str]] = {}
     for name, state in sorted(services.items()):
         by_state.setdefault(str(state), []).append(name)
     for state in ("running", "available"):
@@ -905,7 +935,7 @@ def cmd_status(_args: List[str]) -> int:
     return 0
 
 
-def cmd_logs(args: List[str]) -> int:
+def cmd_logs(args: list[str]) -> int:
     follow = "-f" in args or "--follow" in args
     lines = 100
     if "-n" in args:
@@ -937,17 +967,20 @@ def cmd_logs(args: List[str]) -> int:
     return 0
 
 
-COMMANDS: Dict[str, Callable[[List[str]], int]] = {
+COMMANDS: dict[str, Callable[[list[str]], int]] = {
     "venv": cmd_venv, "up": cmd_up, "down": cmd_down, "status": cmd_status, "logs": cmd_logs,
 }
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] not in COMMANDS:
         print(__doc__, file=sys.stderr)
         return 2
     try:
+        if argv[0] in ("up", "down"):
+            with FileLock(run_dir() / ".lock"):
+                return COMMANDS[argv[0]](argv[1:])
         return COMMANDS[argv[0]](argv[1:])
     except HostmodeError as e:
         log(f"error: {e}")
@@ -957,6 +990,12 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `hostmode.py logs | head`
+        try:
+            sys.stdout = open(os.devnull, "w")
+        except OSError:
+            pass
+        return 0
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import urlparse
 
 import pytest
@@ -33,8 +33,6 @@ DEFAULT_ENDPOINT = "http://127.0.0.1:4566"
 INTEGRATION_DIR = ROOT / "tests" / "integration"
 # first start on a fresh machine installs LocalStack (~2 min); a warm start takes seconds
 STARTUP_TIMEOUT_S = float(os.environ.get("LOCALSTACK_STARTUP_TIMEOUT", "900"))
-
-T = TypeVar("T")
 
 # Session-wide AWS defaults: tests never reach real AWS, whatever the caller's environment holds.
 _AWS_DEFAULTS = {
@@ -149,7 +147,7 @@ def aws_client(localstack: str) -> Callable[..., Any]:
     return factory
 
 
-def poll_until(predicate: Callable[[], T], timeout: float = 10.0, interval: float = 0.1,
+def poll_until[T](predicate: Callable[[], T], timeout: float = 10.0, interval: float = 0.1,
                message: str = "condition") -> T:
     """Call ``predicate`` until it returns a truthy value (returned) or the deadline passes.
 

@@ -84,12 +84,12 @@ def unique_names(aws_client: Callable[..., Any]) -> Iterator[dict[str, str]]:
     yield names
     ddb, sqs, s3 = aws_client("dynamodb"), aws_client("sqs"), aws_client("s3")
     for var in ("USERS_TABLE", "ORDERS_TABLE", "IDEMPOTENCY_TABLE", "INVENTORY_TABLE"):
-        _quietly(lambda: ddb.delete_table(TableName=names[var]))
+        _quietly(lambda var=var: ddb.delete_table(TableName=names[var]))
     for var in ("ORDERS_QUEUE", "ORDERS_DLQ"):
-        _quietly(lambda: sqs.delete_queue(
+        _quietly(lambda var=var: sqs.delete_queue(
             QueueUrl=sqs.get_queue_url(QueueName=names[var])["QueueUrl"]))
     for var in ("IMAGES_BUCKET", "ARCHIVE_BUCKET"):
-        _quietly(lambda: s3.delete_bucket(Bucket=names[var]))
+        _quietly(lambda var=var: s3.delete_bucket(Bucket=names[var]))
     _quietly(lambda: aws_client("ses").delete_identity(Identity=names["SES_SENDER"]))
     _quietly(lambda: aws_client("kinesis").delete_stream(StreamName=names["EVENTS_STREAM"],
                                                          EnforceConsumerDeletion=True))
