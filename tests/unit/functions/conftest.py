@@ -88,7 +88,8 @@ def _table(ddb: Any, name: str, key: str, **extra: Any) -> Any:
 
 @pytest.fixture
 def aws(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
-    with mock_aws():
+    # Keep boto3's default session between tests: service models load once, not per test.
+    with mock_aws(config={"core": {"reset_boto3_session": False}}):
         ddb = boto3.client("dynamodb", region_name=REGION)
         users = _table(
             ddb,
@@ -132,11 +133,16 @@ def aws(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
 
 @pytest.fixture
 def load(aws: Aws) -> Callable[[str], ModuleType]:
-    """Import `module` (e.g. "users.create_user") afresh, as a new Lambda environment would."""
+    """Import `module` (e.g. "users.create_user") afresh, as a new Lambda environment would.
+
+    common.aws (the process-wide client cache) is kept: its clients were created after moto was
+    imported, so moto intercepts them in every test, and loading them once saves most of the
+    per-test time.
+    """
 
     def _load(module: str) -> ModuleType:
         for name in list(sys.modules):
-            if name.split(".")[0] in APP_PACKAGES:
+            if name.split(".")[0] in APP_PACKAGES and name != "common.aws":
                 del sys.modules[name]
         return importlib.import_module(module)
 
