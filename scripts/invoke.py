@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from botocore.exceptions import ClientError
+
 from stack import client, resolve_function_name, stack_functions
 
 

@@ -14,6 +14,7 @@ import time
 from datetime import UTC, datetime
 
 from botocore.exceptions import ClientError
+
 from stack import client, resolve_function_name
 
 
@@ -51,13 +52,14 @@ def main(argv: list[str]) -> int:
     group = f"/aws/lambda/{name.split(':')[-1] if name.startswith('arn:') else name}"
     start = int((time.time() - args.since * 60) * 1000) if args.since else None
     try:
-        events = fetch(group, start, args.lines)
+        every = fetch(group, start, 0)
     except ClientError as e:
         if e.response["Error"]["Code"] == "ResourceNotFoundException":
             print(f"no log group {group} (has {args.fn} run yet?)", file=sys.stderr)
             return 1
         raise
-    seen = {e["eventId"] for e in events}
+    events = every[-args.lines :] if args.lines else every
+    seen = {e["eventId"] for e in every}  # follow mode must not print older ones later
     for e in events:
         show(e)
     if not events:

@@ -31,7 +31,12 @@ DEFAULT_STACK = "serverless-app"
 
 
 def endpoint_url() -> str:
-    return os.environ.get("AWS_ENDPOINT_URL") or DEFAULT_ENDPOINT
+    """AWS_ENDPOINT_URL, else LocalStack on LOCALSTACK_PORT (as the Makefile derives it)."""
+    url = os.environ.get("AWS_ENDPOINT_URL")
+    if url:
+        return url.rstrip("/")
+    port = os.environ.get("LOCALSTACK_PORT")
+    return f"http://127.0.0.1:{port}" if port else DEFAULT_ENDPOINT
 
 
 def region() -> str:
