@@ -61,7 +61,10 @@ def _field_errors(exc: PydanticValidationError) -> list[dict[str, str]]:
 
 def parse_body[M: BaseModel](app: APIGatewayRestResolver, model: type[M]) -> M:
     """Validate the request body against `model`; raise InvalidRequestError (400) otherwise."""
-    body = app.current_event.decoded_body or ""
+    try:
+        body = app.current_event.decoded_body or ""
+    except ValueError as e:  # bad base64 or not UTF-8 (binascii.Error, UnicodeDecodeError)
+        raise InvalidRequestError("request body must be UTF-8 JSON") from e
     size = len(body.encode("utf-8"))
     if size > MAX_BODY_BYTES:
         raise InvalidRequestError(f"request body is {size} bytes; the limit is {MAX_BODY_BYTES}")

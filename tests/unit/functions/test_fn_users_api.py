@@ -92,6 +92,15 @@ def test_base64_encoded_body_is_decoded(create):
     assert create(ev)["statusCode"] == 201
 
 
+@pytest.mark.parametrize("raw", ["%%%not-base64", base64.b64encode(b"\xff\xfe{}").decode()])
+def test_undecodable_base64_body_is_400(create, raw):
+    ev = api_event("api_post_users.json", raw_body=raw)
+    ev["isBase64Encoded"] = True
+    response = create(ev)
+    assert response["statusCode"] == 400
+    assert body_of(response) == {"message": "request body must be UTF-8 JSON"}
+
+
 def test_unexpected_failure_is_generic_500(load, context, aws):
     # GIVEN the table does not exist (a broken deployment, not bad input)
     aws.users.delete()
