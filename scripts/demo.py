@@ -66,7 +66,7 @@ class Demo:
         assert status == 404, f"GET unknown -> {status} {missing}"
         status, page = http("GET", f"{self.api}/users?limit=2")
         assert status == 200 and len(page["users"]) <= 2, f"list -> {status} {page}"
-        self.user_email = email
+        self._delete_user(user["user_id"])
         more = "more pages" if page.get("next") else "last page"
         return (
             f"201 created, 409 duplicate, 400 bad input, 200/404 get, "
