@@ -18,6 +18,7 @@ import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import boto3
 import pytest
@@ -25,7 +26,17 @@ import pytest
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
-TEST_PORT = int(os.environ.get("HOSTMODE_TEST_PORT", "4590"))
+
+
+def _test_port() -> int:
+    """4590 next to the default 4566; sessions on another port get their own (port + 1000)."""
+    if os.environ.get("HOSTMODE_TEST_PORT"):
+        return int(os.environ["HOSTMODE_TEST_PORT"])
+    session = urlparse(os.environ.get("AWS_ENDPOINT_URL") or "http://127.0.0.1:4566").port
+    return 4590 if session in (None, 4566) else session + 1000
+
+
+TEST_PORT = _test_port()
 RUN_DIR = ROOT / ".localstack" / "run" / str(TEST_PORT)
 PID_FILE = RUN_DIR / "localstack.pid"
 URL = f"http://127.0.0.1:{TEST_PORT}"
@@ -215,3 +226,25 @@ def test_down_kills_a_hung_localstack(instance: None) -> None:
     finally:
         if alive(leader):
             os.kill(leader, signal.SIGKILL)
+
+
+def test_failing_init_script_fails_up_with_its_output(instance: None) -> None:
+    # GIVEN a resource name AWS rejects
+    bad = {"ORDERS_QUEUE": "not a valid queue name!"}
+    env_backup = {k: os.environ.get(k) for k in bad}
+    os.environ.update(bad)
+    try:
+        # WHEN `make up` THEN it fails and shows what init-aws.sh printed
+        result = make("up")
+    finally:
+        for k, v in env_backup.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    assert result.returncode != 0
+    assert "init script failed: init-aws.sh" in result.stderr
+    assert "FAILED: awslocal sqs create-queue" in result.stderr or "InvalidParameterValue" \
+        in result.stderr, result.stderr
+    # and a second `make up` does not pretend all is well
+    assert make("up").returncode != 0
