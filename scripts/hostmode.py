@@ -689,6 +689,20 @@ def init_state() -> tuple[bool, list[dict]]:
     return bool(data.get("completed")), list(data.get("scripts") or [])
 
 
+def init_output() -> str:
+    """What the init scripts printed: our hook's log (host) or the container log (docker)."""
+    info = read_pidfile() or {}
+    if info.get("mode") == "docker":
+        try:
+            return subprocess.run(compose_cmd() + ["logs", "--tail", "60"], capture_output=True,
+                                  text=True, cwd=str(ROOT), timeout=30).stdout
+        except (OSError, subprocess.SubprocessError, HostmodeError) as e:
+            return f"(could not read the container log: {e})"
+    if init_log_file().exists():
+        return tail(init_log_file(), 40)
+    return tail(log_file(), 40)
+
+
 def wait_init(deadline_s: float) -> list[dict]:
     """Wait until the ready.d scripts have run; raise with their output if one failed."""
     deadline = time.monotonic() + deadline_s
@@ -697,7 +711,7 @@ def wait_init(deadline_s: float) -> list[dict]:
         failed = [s for s in scripts if s.get("state") == "ERROR"]
         if failed:
             names = ", ".join(s.get("name", "?") for s in failed)
-            output = tail(init_log_file(), 40) if init_log_file().exists() else tail(log_file(), 40)
+            output = init_output()
             raise HostmodeError(f"init script failed: {names}. Its output:\n{output}\n"
                                 "LocalStack is still running; fix the script, then "
                                 "`make down && make up`.")
