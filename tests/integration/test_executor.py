@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -52,7 +53,7 @@ def test_context_carries_aws_fields_and_client_context(lam, probe):
     assert ctx["memory_limit_in_mb"] == str(config["MemorySize"])
     assert ctx["log_group_name"] == f"/aws/lambda/{probe}"
     assert ctx["log_stream_name"] == result.payload["env"]["AWS_LAMBDA_LOG_STREAM_NAME"]
-    assert ctx["log_stream_name"].startswith(time.strftime("%Y/%m/%d/[$LATEST]", time.gmtime()))
+    assert re.fullmatch(r"\d{4}/\d{2}/\d{2}/\[\$LATEST\][0-9a-f]{32}", ctx["log_stream_name"])
     assert 0 < ctx["remaining_ms"] <= config["Timeout"] * 1000
     assert ctx["identity"] == {"cognito_identity_id": None}
     assert ctx["client_context"] == {

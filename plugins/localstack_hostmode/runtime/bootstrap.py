@@ -526,7 +526,7 @@ def main(argv):
     if error is not None:
         sys.stdout.write(format_error_log(error))
         sys.stdout.flush()
-        write_frame(response_fd, KIND_INIT_ERROR, json.dumps(error).encode("utf-8"))
+        write_frame(response_fd, KIND_INIT_ERROR, json.dumps(error, ensure_ascii=False).encode())
         os._exit(1)
 
     write_frame(response_fd, KIND_READY)
