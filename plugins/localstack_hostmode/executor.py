@@ -4,6 +4,11 @@ One executor = one execution environment = at most one live child process, spawn
 `runtime/bootstrap.py` under the interpreter matching the function's runtime. LocalStack creates
 one executor per concurrent environment, reuses warm ones and stops idle ones (keepalive).
 
+Configuration (LocalStack's environment): LAMBDA_RUNTIME_EXECUTOR=local-process selects it;
+HOSTMODE_LAMBDA_RUNTIME_LIB is the runtime-bundled SDK directory (last on the handler's sys.path);
+HOSTMODE_PYTHON_3_12 / _3_13 / ... pin interpreters (else PATH, then pyenv's versions). The
+handler reaches LocalStack at 127.0.0.1:<gateway port> (AWS_ENDPOINT_URL), from GATEWAY_LISTEN.
+
 No HTTP between LocalStack and the child: `invoke()` writes a frame on a pipe and returns the
 `InvocationResult` itself. The child's stdout and stderr share one pipe (fd level, so C extensions
 and subprocesses are captured too); everything written before the result frame is in that pipe
@@ -145,9 +150,10 @@ class ChildProcess:
     # -- lifecycle ---------------------------------------------------------------------------
 
     def _spawn(self, argv: list[str], env: dict[str, str], cwd: str) -> None:
-        req_r, self.req_w = os.pipe2(os.O_CLOEXEC)
-        self.resp_r, resp_w = os.pipe2(os.O_CLOEXEC)
-        self.log_r, log_w = os.pipe2(os.O_CLOEXEC)
+        # os.pipe() fds are close-on-exec: no other runtime process inherits them
+        req_r, self.req_w = os.pipe()
+        self.resp_r, resp_w = os.pipe()
+        self.log_r, log_w = os.pipe()
         for fd in (self.req_w, self.resp_r):
             try:
                 fcntl.fcntl(fd, F_SETPIPE_SZ, PIPE_SIZE)
@@ -459,6 +465,10 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
                 "response_limit": config.LAMBDA_LIMITS_MAX_FUNCTION_PAYLOAD_SIZE_BYTES,
             }
         )
+        # -s -S: no user or system site-packages (the bootstrap sets sys.path explicitly). No -E:
+        # the environment is built from scratch above, so PYTHON* variables can only be the
+        # function's own, which AWS's runtime honours too (e.g. PYTHONPATH). -u: AWS's
+        # runtime writes stdout unbuffered.
         argv = [interpreter, "-u", "-s", "-S", ENTRYPOINT, child_config]
         self._wrapper = None
         if wrapper := env.get("AWS_LAMBDA_EXEC_WRAPPER"):
