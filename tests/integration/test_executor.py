@@ -95,6 +95,7 @@ def test_environment_has_aws_variables_and_nothing_internal(lam, probe, localsta
     leaked = [k for k in env if k.startswith(("LOCALSTACK_", "HOSTMODE_")) or k in ("EDGE_PORT",)]
     assert leaked == []
     assert "PYTHONPATH" not in env and "VIRTUAL_ENV" not in env
+    assert env["_X_AMZN_TRACE_ID"].startswith("Root=1-")
 
 
 def test_handler_reaches_localstack_with_runtime_boto3(make_function, lam):
@@ -202,6 +203,29 @@ def test_logs_reach_tail_and_cloudwatch_with_start_end_report(
         return True
 
     wait_until(cloudwatch_has_everything, timeout=15, message="logs in CloudWatch")
+
+
+def test_asynchronous_invocations_run_and_log(make_function, lam, aws_client, wait_until):
+    name = make_function()
+
+    response = lam.invoke(
+        FunctionName=name,
+        InvocationType="Event",
+        Payload=json.dumps({"action": "sleep", "seconds": 0}).encode(),
+    )
+
+    assert response["StatusCode"] == 202
+    logs_client = aws_client("logs")
+
+    def logged() -> bool:
+        try:
+            events = logs_client.filter_log_events(logGroupName=f"/aws/lambda/{name}")["events"]
+        except logs_client.exceptions.ResourceNotFoundException:
+            return False
+        messages = "".join(e["message"] for e in events)
+        return "sleeping 0s" in messages and "REPORT RequestId" in messages
+
+    wait_until(logged, timeout=20, message="the asynchronous invocation's logs")
 
 
 def test_exec_wrapper_runs_the_runtime_command(make_function, lam):
