@@ -64,7 +64,8 @@ def pytest_configure(config: pytest.Config) -> None:
         os.environ.setdefault(key, value)
     # no stray profile or config file may redirect boto3 to real AWS
     os.environ.pop("AWS_PROFILE", None)
-    os.environ.setdefault("AWS_ENDPOINT_URL", endpoint_url())
+    # AWS_ENDPOINT_URL is set by the `localstack` fixture, not here: unit tests using moto's
+    # in-process mocks must not be pointed at a LocalStack
 
 
 def _is_integration(item: pytest.Item) -> bool:
@@ -90,6 +91,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def localstack() -> Any:
     """Endpoint URL of a running LocalStack; started in host mode if nothing answers."""
     url = endpoint_url()
+    # boto3 clients and scripts started by tests find LocalStack through the environment
+    os.environ["AWS_ENDPOINT_URL"] = url
     if localstack_health(url) is not None:
         yield url
         return
