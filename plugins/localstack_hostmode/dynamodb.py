@@ -42,8 +42,8 @@ from localstack.aws.api.dynamodb import (
 )
 from localstack.aws.forwarder import HttpFallbackDispatcher
 from localstack.services.dynamodb.provider import DynamoDBProvider
-from localstack.services.dynamodbstreams import dynamodbstreams_api
 from localstack.services.dynamodb.server import DynamodbServer
+from localstack.services.dynamodbstreams import dynamodbstreams_api
 from localstack.services.plugins import Service, aws_provider
 from localstack.utils.net import get_free_tcp_port
 from localstack.utils.threads import TMP_THREADS, FuncThread
