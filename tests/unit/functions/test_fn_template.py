@@ -58,3 +58,38 @@ def test_outputs_the_deploy_script_needs():
         assert f"{logical_id}Name" in TEMPLATE["Outputs"]
     assert "DependenciesLayerArn" in TEMPLATE["Parameters"]
     assert "UsersTableStreamArn" in TEMPLATE["Parameters"]
+
+
+# What each function's code calls (reviewed against functions/); LocalStack does not enforce
+# IAM, so this is what keeps the template deployable to AWS when the code changes.
+IDEMPOTENCY = {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}
+REQUIRED_ACTIONS = {
+    "CreateUserFunction": {"dynamodb:PutItem"},
+    "GetUserFunction": {"dynamodb:GetItem"},
+    "ListUsersFunction": {"dynamodb:Scan"},
+    "CleanupInactiveUsersFunction": {"dynamodb:Scan", "dynamodb:DeleteItem"},
+    "WelcomeUserFunction": {"ses:SendEmail"} | IDEMPOTENCY,
+    "ThumbnailFunction": {"s3:GetObject", "s3:PutObject", "s3:ListBucket"},
+    "CreateOrderFunction": {"dynamodb:PutItem", "dynamodb:DeleteItem", "sqs:SendMessage"},
+    "GetOrderFunction": {"dynamodb:GetItem"},
+    "CheckoutOrderFunction": {"dynamodb:GetItem", "states:StartExecution"},
+    "ProcessOrderQueueFunction": {"ses:SendEmail", "sqs:ReceiveMessage", "sqs:DeleteMessage"}
+    | IDEMPOTENCY,
+    "ValidateOrderFunction": {"dynamodb:GetItem", "dynamodb:UpdateItem"},
+    "ProcessPaymentFunction": IDEMPOTENCY,
+    "ReserveInventoryFunction": {"dynamodb:UpdateItem", "dynamodb:GetItem"},
+    "SendConfirmationFunction": {"dynamodb:UpdateItem", "ses:SendEmail"},
+    "RefundPaymentFunction": {"dynamodb:UpdateItem"},
+    "RecordFailureFunction": {"dynamodb:UpdateItem"},
+    "ArchiveEventsFunction": {"s3:PutObject", "kinesis:GetRecords"},
+}
+
+
+def test_required_actions_are_granted():
+    assert set(REQUIRED_ACTIONS) == set(FUNCTIONS)
+    for logical_id, required in REQUIRED_ACTIONS.items():
+        granted = set()
+        for statement in _statements(FUNCTIONS[logical_id]):
+            actions = statement["Action"]
+            granted |= set(actions if isinstance(actions, list) else [actions])
+        assert required <= granted, f"{logical_id} lacks {sorted(required - granted)}"
