@@ -284,6 +284,9 @@ def run_flow(demo: Demo, method: str) -> tuple[bool, str, float]:
 
 
 def main() -> int:
+    if problem := st.check_endpoint():
+        print(problem, file=sys.stderr)
+        return 1
     try:
         demo = Demo()
     except (ClientError, KeyError, OSError) as e:

@@ -700,6 +700,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--stack-name", default=None)
     ap.add_argument("--hot-reload", action="store_true", default=None)
     args = ap.parse_args(argv)
+    if problem := st.check_endpoint():
+        log(f"deploy failed: {problem}")
+        return 1
     try:
         outputs = deploy(args.template, args.stack_name, args.hot_reload)
     except DeployError as e:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from botocore.exceptions import ClientError
 
-from stack import client, resolve_function_name, stack_functions
+from stack import check_endpoint, client, resolve_function_name, stack_functions
 
 
 def main(argv: list[str]) -> int:
@@ -38,6 +38,9 @@ def main(argv: list[str]) -> int:
     else:
         payload = b"{}"
 
+    if problem := check_endpoint():
+        print(problem, file=sys.stderr)
+        return 1
     name = resolve_function_name(fn)
     try:
         resp = client("lambda", read_timeout=905).invoke(

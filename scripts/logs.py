@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 from botocore.exceptions import ClientError
 
-from stack import client, resolve_function_name
+from stack import check_endpoint, client, resolve_function_name
 
 
 def fetch(group: str, start_ms: int | None, limit: int) -> list[dict]:
@@ -48,6 +48,9 @@ def main(argv: list[str]) -> int:
         ap.print_usage(sys.stderr)
         return 2
 
+    if problem := check_endpoint():
+        print(problem, file=sys.stderr)
+        return 1
     name = resolve_function_name(args.fn)
     group = f"/aws/lambda/{name.split(':')[-1] if name.startswith('arn:') else name}"
     start = int((time.time() - args.since * 60) * 1000) if args.since else None

@@ -105,6 +105,20 @@ def wait_until[T](
         time.sleep(interval)
 
 
+def check_endpoint() -> str | None:
+    """None when LocalStack answers at the endpoint, else a message saying what to do."""
+    if not is_local():
+        return None
+    url = f"{endpoint_url()}/_localstack/health"
+    try:
+        with urllib.request.urlopen(url, timeout=3) as resp:
+            resp.read()
+        return None
+    except (OSError, urllib.error.URLError) as e:
+        reason = getattr(e, "reason", e)
+        return f"LocalStack does not answer at {endpoint_url()} ({reason}); run `make up` first"
+
+
 # --- stack outputs -------------------------------------------------------------------------
 
 
