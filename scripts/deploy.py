@@ -3,11 +3,11 @@
     .venv/bin/python scripts/deploy.py [--template template.yaml] [--stack-name NAME] [--hot-reload]
 
 Steps, each skipped when its input did not change:
-1. layer: `pip install --platform manylinux2014_x86_64 (and _2_28, _2_34) --python-version 3.13
-   --only-binary=:all:`
-   of requirements/functions.txt into .build/layer/python, zipped, published as a Lambda layer
-   version whose Description carries the requirements hash (so a redeploy, or a fresh LocalStack
-   with the same requirements, reuses the build and the published version);
+1. layer: `pip install --platform manylinux2014_x86_64 (+ _2_28, _2_34) --python-version 3.13
+   --only-binary=:all:` of requirements/functions.txt into .build/layer/python, zipped, and
+   published as a Lambda layer version whose Description carries the requirements hash (so a
+   redeploy, or a fresh LocalStack with the same requirements, reuses the build and the
+   published version);
 2. package: every local CodeUri / DefinitionUri / ContentUri is uploaded once to the
    `<stack>-artifacts` bucket under a content-hash key and rewritten to an S3 location, like
    `sam package` (HOT_RELOAD=1: CodeUri -> {Bucket: hot-reload, Key: <absolute dir>});
@@ -503,7 +503,11 @@ def deploy_stack(stack_name: str, body: str, params: list[dict[str, str]], bucke
         except DeployError as e:
             log(str(e))
         return deploy_stack(stack_name, body, params, bucket)
-    if status and status != "REVIEW_IN_PROGRESS" and _same_deployment(stack_name, body, params):
+    # Only a cleanly deployed stack can be "unchanged" (after a rollback, the template
+    # CloudFormation reports may be the one that failed).
+    if status in ("CREATE_COMPLETE", "UPDATE_COMPLETE") and _same_deployment(
+        stack_name, body, params
+    ):
         return "unchanged"
 
     change_type = "UPDATE" if status and status != "REVIEW_IN_PROGRESS" else "CREATE"
