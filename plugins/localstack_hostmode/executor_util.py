@@ -6,6 +6,10 @@ import json
 import os
 import signal
 
+# Variables read when a process starts (interpreter, locale, dynamic loader): set by the
+# function, they rule out a pre-started spare process.
+PROCESS_START_ENV_PREFIXES = ("PYTHON", "LANG", "LC_", "LD_")
+
 # Go's names for signals, as AWS reports them ("Runtime exited with error: signal: killed").
 SIGNAL_NAMES = {
     signal.SIGKILL: "killed",
@@ -57,3 +61,19 @@ def host_path(path: str, code_dir: str, layer_dirs: list[str]) -> str:
             if os.path.exists(candidate):
                 return candidate
     return path
+
+
+def needs_direct_start(
+    env: dict[str, str], own_env: dict, code_dir: str, layers: list[str]
+) -> bool:
+    """True when the function's process environment must exist before the interpreter starts."""
+    if env.get("AWS_LAMBDA_EXEC_WRAPPER"):
+        return True
+    if any(k.startswith(PROCESS_START_ENV_PREFIXES) for k in own_env):
+        return True
+    if any(os.path.isdir(os.path.join(d, "lib")) for d in (code_dir, *layers)):
+        return True  # native libraries the dynamic loader finds via LD_LIBRARY_PATH
+    try:
+        return any(".so" in name for name in os.listdir(code_dir))
+    except OSError:
+        return True

@@ -228,6 +228,18 @@ def test_asynchronous_invocations_run_and_log(make_function, lam, aws_client, wa
     wait_until(logged, timeout=20, message="the asynchronous invocation's logs")
 
 
+def test_pythonpath_from_the_function_environment_is_honoured(make_function, lam):
+    # PYTHON* variables take effect at interpreter start: such functions never use a spare
+    name = make_function(
+        handler="probe.use_pythonpath", Environment={"Variables": {"PYTHONPATH": "pythonpath_dir"}}
+    )
+
+    result = invoke(lam, name)
+
+    assert result.function_error is None, result.raw
+    assert result.payload["ppmod"] == "ppmod via PYTHONPATH"
+
+
 def test_exec_wrapper_runs_the_runtime_command(make_function, lam):
     name = make_function(
         Environment={"Variables": {"AWS_LAMBDA_EXEC_WRAPPER": "/var/task/wrapper.sh"}}

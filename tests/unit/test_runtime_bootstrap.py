@@ -306,3 +306,30 @@ def test_handle_invocation_sets_and_clears_the_trace_id(monkeypatch: pytest.Monk
     bootstrap.handle_invocation(handler, _header(trace="Root=1-abc"), b"{}")
     bootstrap.handle_invocation(handler, _header(), b"{}")
     assert seen == ["Root=1-abc", None]
+
+
+def test_claimed_spare_takes_the_functions_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    # GIVEN a spare process's environment (with the interpreter's coerced LC_CTYPE)
+    monkeypatch.setattr(os, "environ", {"PATH": "/bin", "LC_CTYPE": "C.UTF-8", "SPARE": "1"})
+    monkeypatch.chdir(tmp_path)
+    code = tmp_path / "code"
+    code.mkdir()
+    claim = json.dumps(
+        {"env": {"MY_VAR": "v", "TZ": ":UTC"}, "cwd": str(code), "config": {"layers": ["/l"]}}
+    ).encode()
+    read_fd, write_fd = os.pipe()
+    try:
+        bootstrap.write_frame(write_fd, bootstrap.KIND_CLAIM, claim)
+        with os.fdopen(os.dup(read_fd), "rb") as reader:
+            # WHEN it is claimed
+            config = bootstrap.claim_spare(reader)
+    finally:
+        os.close(read_fd)
+        os.close(write_fd)
+
+    # THEN it runs in the function's environment and directory, with the function's config
+    assert config == {"layers": ["/l"]}
+    assert os.environ == {"MY_VAR": "v", "TZ": ":UTC", "LC_CTYPE": "C.UTF-8"}
+    assert Path.cwd() == code

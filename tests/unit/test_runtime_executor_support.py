@@ -12,7 +12,12 @@ import pytest
 
 from localstack_hostmode import executor_interpreters as interpreters
 from localstack_hostmode import executor_reload as reload
-from localstack_hostmode.executor_util import exit_reason, host_path, platform_error
+from localstack_hostmode.executor_util import (
+    exit_reason,
+    host_path,
+    needs_direct_start,
+    platform_error,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -152,3 +157,21 @@ def test_watcher_generation_moves_on_relevant_changes_only(tmp_path: Path, kind:
 
 def test_watcher_for_shares_one_watcher_per_folder(tmp_path: Path):
     assert reload.watcher_for(str(tmp_path)) is reload.watcher_for(str(tmp_path / "."))
+
+
+def test_spare_processes_only_for_functions_that_do_not_need_a_fresh_start(tmp_path: Path):
+    code, layer = tmp_path / "code", tmp_path / "layer"
+    code.mkdir()
+    (layer / "python").mkdir(parents=True)
+    (code / "app.py").write_text("")
+
+    assert not needs_direct_start({}, {"TABLE": "t"}, str(code), [str(layer)])
+    # read at process start: exec wrapper, interpreter, locale and loader variables
+    assert needs_direct_start({"AWS_LAMBDA_EXEC_WRAPPER": "/w"}, {}, str(code), [])
+    for key in ("PYTHONPATH", "PYTHONWARNINGS", "LANG", "LC_ALL", "LD_PRELOAD"):
+        assert needs_direct_start({}, {key: "x"}, str(code), []), key
+    # native libraries found through LD_LIBRARY_PATH
+    (layer / "lib").mkdir()
+    assert needs_direct_start({}, {}, str(code), [str(layer)])
+    (code / "libfoo.so.1").write_text("")
+    assert needs_direct_start({}, {}, str(code), [])

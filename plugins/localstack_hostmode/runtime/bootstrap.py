@@ -10,6 +10,7 @@ executor travels in environment variables, so the handler sees only AWS's variab
 
 Frames (both directions): 1 byte kind, 4 bytes big-endian body length, body.
   parent -> child  b"V" invoke:   4-byte header length, header JSON, event payload bytes
+                   b"C" claim (spare mode only, first frame): JSON {"env", "cwd", "config"}
   child -> parent  b"R" ready     (init done)
                    b"I" init error (body: error JSON, AWS shape); the child then exits
                    b"O" result ok / b"E" result error: 8 bytes max RSS (KiB), then the payload
@@ -22,6 +23,7 @@ import sys
 import time
 
 KIND_INVOKE = b"V"
+KIND_CLAIM = b"C"
 KIND_READY = b"R"
 KIND_INIT_ERROR = b"I"
 KIND_OK = b"O"
@@ -502,9 +504,34 @@ def handle_invocation(request_handler, header, payload, response_limit=None):
     return KIND_ERROR, json.dumps(error, ensure_ascii=False).encode("utf-8")
 
 
+def claim_spare(reader):
+    """Spare mode: started ahead of need with a neutral environment and the stdlib the init
+    needs already imported, this process waits for the function it will run. The claim frame
+    carries that function's environment, working directory and runtime config."""
+    import logging  # noqa: F401  (imported now, while nobody waits for it)
+
+    try:
+        frame_header = read_exact(reader, FRAME_HEADER_SIZE)
+        body = read_exact(reader, int.from_bytes(frame_header[1:], "big"))
+    except EOFError:
+        _die_with_group()
+    claim = json.loads(body)
+    coerced_ctype = os.environ.get("LC_CTYPE")  # set by the interpreter's locale coercion
+    os.environ.clear()
+    os.environ.update(claim["env"])
+    if coerced_ctype and "LC_CTYPE" not in os.environ:
+        os.environ["LC_CTYPE"] = coerced_ctype
+    time.tzset()
+    os.chdir(claim["cwd"])
+    return claim["config"]
+
+
 def main(argv):
     request_fd, response_fd = int(argv[1]), int(argv[2])
     config = json.loads(argv[3])
+    reader = os.fdopen(request_fd, "rb", buffering=1 << 16)
+    if config.get("spare"):
+        config = claim_spare(reader)
     sys.argv = [os.path.abspath(__file__)]
     version = f"{sys.version_info[0]}.{sys.version_info[1]}"
     task_root = os.environ.get("LAMBDA_TASK_ROOT") or os.getcwd()
@@ -531,7 +558,6 @@ def main(argv):
 
     write_frame(response_fd, KIND_READY)
     watch_executor(request_fd)
-    reader = os.fdopen(request_fd, "rb", buffering=1 << 16)
     while True:
         try:
             frame_header = read_exact(reader, FRAME_HEADER_SIZE)

@@ -143,6 +143,12 @@ def use_layers(event, context):
     return {"layerlib": layerlib.WHO, "layerpkg": layerpkg.WHO, "sys_path": sys.path}
 
 
+def use_pythonpath(event, context):
+    import ppmod
+
+    return {"ppmod": ppmod.WHO, "pid": os.getpid()}
+
+
 ACTIONS = {
     "echo": echo,
     "info": info,

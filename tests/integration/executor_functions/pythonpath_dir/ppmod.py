@@ -1,0 +1,1 @@
+WHO = "ppmod via PYTHONPATH"
