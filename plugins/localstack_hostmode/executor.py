@@ -1,8 +1,10 @@
 """LocalStack runtime executor that runs Python Lambda functions as local processes (host mode).
 
-One executor = one execution environment = at most one live child process, spawned from
+One executor = one execution environment = at most one live child process running
 `runtime/bootstrap.py` under the interpreter matching the function's runtime. LocalStack creates
 one executor per concurrent environment, reuses warm ones and stops idle ones (keepalive).
+Cold starts claim a pre-started spare process of that interpreter when the function allows it
+(SparePool), so the interpreter's own start-up is off the critical path.
 
 Configuration (LocalStack's environment): LAMBDA_RUNTIME_EXECUTOR=local-process selects it;
 HOSTMODE_LAMBDA_RUNTIME_LIB is the runtime-bundled SDK directory (last on the handler's sys.path);
