@@ -478,14 +478,24 @@ def wait_stack(stack_name: str, since: float, timeout: float = 600) -> str:
         time.sleep(POLL_SECONDS)
 
 
-def delete_stack(stack_name: str) -> None:
+def delete_stack(stack_name: str, attempts: int = 2) -> None:
+    """Delete the stack and wait; a DELETE_FAILED is retried once (LocalStack sometimes fails
+    to delete a resource a failed update left half-replaced, and succeeds the second time)."""
     cfn = client("cloudformation")
-    cfn.delete_stack(StackName=stack_name)
-    deadline = time.monotonic() + 300
-    while (status := stack_status(stack_name)) not in (None, "DELETE_COMPLETE"):
-        if status == "DELETE_FAILED" or time.monotonic() > deadline:
+    for attempt in range(1, attempts + 1):
+        cfn.delete_stack(StackName=stack_name)
+        started = time.monotonic()
+        while (status := stack_status(stack_name)) not in (None, "DELETE_COMPLETE"):
+            # a retry may still show the previous attempt's DELETE_FAILED for a moment
+            settled = attempt == 1 or time.monotonic() - started > 5
+            if (status == "DELETE_FAILED" and settled) or time.monotonic() - started > 300:
+                break
+            time.sleep(POLL_SECONDS)
+        else:
+            return
+        if attempt == attempts:
             raise DeployError(f"could not delete stack {stack_name}: {status}")
-        time.sleep(POLL_SECONDS)
+        log(f"stack {stack_name} is {status}: deleting it again")
 
 
 def deploy_stack(stack_name: str, body: str, params: list[dict[str, str]], bucket: str) -> str:
