@@ -117,6 +117,14 @@ def runtime_lib_path() -> str | None:
     return path
 
 
+def runtime_command(interpreter: str) -> list[str]:
+    """-s -S: no user or system site-packages (the bootstrap sets sys.path explicitly). No -E:
+    the child's environment is built from scratch, so PYTHON* variables can only be the
+    function's own, which AWS's runtime honours too (e.g. PYTHONPATH). -u: AWS's runtime
+    writes stdout unbuffered."""
+    return [interpreter, "-u", "-s", "-S", ENTRYPOINT]
+
+
 def _kill_all_children() -> None:
     with _live_lock:
         children = list(_live_children)
@@ -136,9 +144,13 @@ class Frame:
 
 
 class ChildProcess:
-    """One spawned runtime process and its three pipes."""
+    """One spawned runtime process and its three pipes.
 
-    def __init__(self, argv: list[str], env: dict[str, str], cwd: str):
+    Started as ``<command> <request fd> <response fd> <config JSON>``, where the command is the
+    interpreter and entrypoint (behind AWS_LAMBDA_EXEC_WRAPPER, if set).
+    """
+
+    def __init__(self, command: list[str], child_config: dict, env: dict[str, str], cwd: str):
         self.popen: subprocess.Popen | None = None
         self.init_error: Frame | None = None  # init failed: error frame to answer the next invoke
         self.init_duration_ms: float | None = None
@@ -155,11 +167,11 @@ class ChildProcess:
         self._killed = threading.Event()
         self._io_lock = threading.Lock()
         self.invoked = False
-        self._spawn(argv, env, cwd)
+        self._spawn(command, child_config, env, cwd)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
-    def _spawn(self, argv: list[str], env: dict[str, str], cwd: str) -> None:
+    def _spawn(self, command: list[str], child_config: dict, env: dict[str, str], cwd: str) -> None:
         # os.pipe() fds are close-on-exec: no other runtime process inherits them
         req_r, self.req_w = os.pipe()
         self.resp_r, resp_w = os.pipe()
@@ -169,8 +181,7 @@ class ChildProcess:
                 fcntl.fcntl(fd, F_SETPIPE_SZ, PIPE_SIZE)
             except OSError:
                 pass  # larger pipes only save syscalls
-        argv = [*argv, str(req_r), str(resp_w)]
-        argv.append(argv.pop(-3))  # the config JSON goes last: <req fd> <resp fd> <config>
+        argv = [*command, str(req_r), str(resp_w), json.dumps(child_config)]
         self.started = time.perf_counter()
         try:
             self.popen = subprocess.Popen(
@@ -407,9 +418,8 @@ class SparePool:
 
     def _start(self, interpreter: str) -> None:
         try:
-            argv = [interpreter, "-u", "-s", "-S", ENTRYPOINT, json.dumps({"spare": True})]
             env = {"PATH": SPARE_PATH, "LANG": DEFAULT_LANG}
-            spare = ChildProcess(argv, env, "/")
+            spare = ChildProcess(runtime_command(interpreter), {"spare": True}, env, "/")
             with self._lock:
                 self._spares[interpreter] = spare
         except Exception as e:
@@ -430,7 +440,7 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
         self._lock = threading.Lock()
         self._child: ChildProcess | None = None
         self._stopped = False
-        self._argv: list[str] = []
+        self._command: list[str] = []
         self._env: dict[str, str] = {}
         self._cwd = ""
         self._watchers: list = []
@@ -486,6 +496,9 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
     # -- lifecycle ---------------------------------------------------------------------------
 
     def _build_launch(self, env_vars: dict[str, str]) -> None:
+        """What every (re)start of this environment's runtime needs: the command, the
+        handler's environment (AWS's variables and the function's own, nothing internal),
+        the code directory and the child's config."""
         fv_config = self.function_version.config
         runtime = str(fv_config.runtime)
         interpreter = find_interpreter(runtime)
@@ -537,18 +550,14 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
             "hot_reload_roots": [code_dir] if fv_config.code.is_hot_reloading() else [],
             "response_limit": config.LAMBDA_LIMITS_MAX_FUNCTION_PAYLOAD_SIZE_BYTES,
         }
-        # -s -S: no user or system site-packages (the bootstrap sets sys.path explicitly). No -E:
-        # the environment is built from scratch above, so PYTHON* variables can only be the
-        # function's own, which AWS's runtime honours too (e.g. PYTHONPATH). -u: AWS's
-        # runtime writes stdout unbuffered.
-        argv = [interpreter, "-u", "-s", "-S", ENTRYPOINT, json.dumps(child_config)]
+        command = runtime_command(interpreter)
         self._interpreter, self._child_config = interpreter, child_config
         self._layer_dirs, self._own_env = layer_dirs, own_env
         self._wrapper = None
         if wrapper := env.get("AWS_LAMBDA_EXEC_WRAPPER"):
             self._wrapper = host_path(wrapper, code_dir, layer_dirs)
-            argv.insert(0, self._wrapper)
-        self._argv, self._env, self._cwd = argv, env, code_dir
+            command.insert(0, self._wrapper)
+        self._command, self._env, self._cwd = command, env, code_dir
 
     def start(self, env_vars: dict[str, str]) -> None:
         self._build_launch(env_vars)
@@ -575,7 +584,7 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
                 spare.claim(self._env, self._cwd, self._child_config)
                 self._child = spare
                 return
-        self._child = ChildProcess(self._argv, self._env, self._cwd)
+        self._child = ChildProcess(self._command, self._child_config, self._env, self._cwd)
 
     def _check_wrapper(self) -> tuple[int, str] | None:
         # AWS's runtime bootstrap script checks the wrapper the same way (exit 127 / 126).
