@@ -467,7 +467,9 @@ def leader_alive(info: dict | None) -> Proc | None:
     if not info or info.get("mode") != "host":
         return None
     p = proc_info(int(info.get("pid", 0)))
-    if p is None or p.start != info.get("start") or "localstack.runtime.main" not in p.cmdline:
+    # pid + start time identify a process (a reused pid starts later); the command line
+    # would not: right after the fork it is still this launcher's
+    if p is None or p.start != info.get("start"):
         return None
     return p
 

@@ -87,45 +87,69 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 item.fixturenames.insert(0, "localstack")
 
 
-@pytest.fixture(scope="session")
-def localstack() -> Any:
-    """Endpoint URL of a running LocalStack; started in host mode if nothing answers."""
+class _Session:
+    """This session's LocalStack: the URL, whether we started it, or why it is unusable."""
+
+    url: str | None = None
+    error: str | None = None
+    started_env: dict[str, str] | None = None
+
+
+def _ensure_localstack() -> None:
+    """Find or start LocalStack once; remembers the outcome (never raises)."""
+    if _Session.url or _Session.error:
+        return
     url = endpoint_url()
     # boto3 clients and scripts started by tests find LocalStack through the environment
     os.environ["AWS_ENDPOINT_URL"] = url
     if localstack_health(url) is not None:
-        yield url
+        _Session.url = url
         return
-
     parsed = urlparse(url)
     if parsed.hostname not in ("127.0.0.1", "localhost") or not parsed.port:
-        pytest.fail(f"nothing answers {url}/_localstack/health and it is not a local port "
-                    "this session could start LocalStack on", pytrace=False)
+        _Session.error = (f"nothing answers {url}/_localstack/health and it is not a local "
+                          "port this session could start LocalStack on")
+        return
     env = dict(os.environ, LOCALSTACK_PORT=str(parsed.port))
-    cmd = [sys.executable, str(HOSTMODE), "up"]
+    _Session.started_env = env
     started = time.monotonic()
     try:
-        proc = subprocess.run(cmd, env=env, cwd=str(ROOT), capture_output=True, text=True,
-                              timeout=STARTUP_TIMEOUT_S)
+        proc = subprocess.run([sys.executable, str(HOSTMODE), "up"], env=env, cwd=str(ROOT),
+                              capture_output=True, text=True, timeout=STARTUP_TIMEOUT_S)
     except subprocess.TimeoutExpired:
-        _stop(env)
-        pytest.fail(f"`scripts/hostmode.py up` did not finish within {STARTUP_TIMEOUT_S:.0f}s",
-                    pytrace=False)
+        _Session.error = f"`scripts/hostmode.py up` did not finish within {STARTUP_TIMEOUT_S:.0f}s"
+        return
     if proc.returncode != 0 or localstack_health(url) is None:
-        _stop(env)
-        pytest.fail(f"LocalStack did not come up on {url} (hostmode.py up exit "
-                    f"{proc.returncode}):\n{proc.stderr[-4000:]}", pytrace=False)
+        _Session.error = (f"LocalStack did not come up on {url} (hostmode.py up exit "
+                          f"{proc.returncode}):\n{proc.stderr[-4000:]}")
+        return
     sys.stderr.write(f"\n[conftest] started host-mode LocalStack on {url} in "
                      f"{time.monotonic() - started:.1f}s\n")
-    try:
-        yield url
-    finally:
-        _stop(env)
+    _Session.url = url
 
 
-def _stop(env: dict[str, str]) -> None:
-    subprocess.run([sys.executable, str(HOSTMODE), "down"], env=env, cwd=str(ROOT),
-                   capture_output=True, text=True, timeout=120)
+def pytest_collection_finish(session: pytest.Session) -> None:
+    # Start before the first test, so a first-run install (a minute or two) does not count
+    # against that test's timeout.
+    if not session.config.option.collectonly and any(_is_integration(i) for i in session.items):
+        _ensure_localstack()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if _Session.started_env is not None:
+        subprocess.run([sys.executable, str(HOSTMODE), "down"], env=_Session.started_env,
+                       cwd=str(ROOT), capture_output=True, text=True, timeout=120)
+        _Session.started_env = None
+
+
+@pytest.fixture(scope="session")
+def localstack() -> str:
+    """Endpoint URL of a running LocalStack; started in host mode if nothing answers."""
+    _ensure_localstack()
+    if _Session.error:
+        pytest.fail(_Session.error, pytrace=False)
+    assert _Session.url
+    return _Session.url
 
 
 @pytest.fixture(scope="session")

@@ -251,9 +251,12 @@ def test_our_processes_finds_marked_processes_only(home: Path) -> None:
 
 def test_stale_pid_file_is_not_alive(home: Path) -> None:
     hostmode.run_dir().mkdir(parents=True)
-    # a pid that exists (ours) but is not LocalStack, and one with a wrong start time
-    info = {"mode": "host", "pid": os.getpid(), "start": 1}
-    assert hostmode.leader_alive(info) is None
+    # a pid that exists but started at another time is a reused pid, not our LocalStack
+    me = hostmode.proc_info(os.getpid())
+    assert me is not None
+    assert hostmode.leader_alive({"mode": "host", "pid": me.pid, "start": me.start - 1}) is None
+    assert hostmode.leader_alive({"mode": "host", "pid": me.pid, "start": me.start}) is not None
+    assert hostmode.leader_alive({"mode": "docker", "pid": me.pid, "start": me.start}) is None
     assert hostmode.leader_alive(None) is None
 
 
