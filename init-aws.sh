@@ -16,7 +16,9 @@
 # All tables are PAY_PER_REQUEST. Independent resources are created in parallel (each awslocal
 # call is a Python start-up of ~0.5 s), so this stays quick on a 2-core machine.
 set -euo pipefail
-shopt -s inherit_errexit
+# command substitutions fail like the rest (bash >= 4.4; the explicit `|| return 1` below
+# keeps older shells, e.g. macOS bash 3.2, from carrying on after an error)
+shopt -s inherit_errexit 2>/dev/null || true
 
 USERS_TABLE="${USERS_TABLE:-users}"
 ORDERS_TABLE="${ORDERS_TABLE:-orders}"
@@ -52,7 +54,7 @@ aws_ok() {
         return 0
     fi
     local code
-    for code in "${codes[@]}"; do
+    for code in ${codes[@]+"${codes[@]}"}; do
         if [[ "$err" == *"($code)"* ]]; then
             echo exists
             return 0
@@ -67,7 +69,7 @@ create_table() {  # name, then create-table arguments; prints created|exists
     local name="$1"; shift
     local state
     state=$(aws_ok ResourceInUseException -- dynamodb create-table --table-name "$name" \
-        --billing-mode PAY_PER_REQUEST "$@")
+        --billing-mode PAY_PER_REQUEST "$@") || return 1
     log "table $name: $state"
     echo "$state"
 }
@@ -90,11 +92,11 @@ idempotency_table() {
     local state status=""
     state=$(create_table "$IDEMPOTENCY_TABLE" \
         --attribute-definitions AttributeName=id,AttributeType=S \
-        --key-schema AttributeName=id,KeyType=HASH)
+        --key-schema AttributeName=id,KeyType=HASH) || return 1
     # enabling TTL twice is an error on AWS: an existing table is asked first
     if [[ "$state" == exists ]]; then
         status=$(awslocal dynamodb describe-time-to-live --table-name "$IDEMPOTENCY_TABLE" \
-            --query 'TimeToLiveDescription.TimeToLiveStatus' --output text)
+            --query 'TimeToLiveDescription.TimeToLiveStatus' --output text) || return 1
     fi
     if [[ "$status" != ENABLED && "$status" != ENABLING ]]; then
         aws_ok -- dynamodb update-time-to-live --table-name "$IDEMPOTENCY_TABLE" \
@@ -113,7 +115,7 @@ inventory_table() {
     local state
     state=$(create_table "$INVENTORY_TABLE" \
         --attribute-definitions AttributeName=sku,AttributeType=S \
-        --key-schema AttributeName=sku,KeyType=HASH)
+        --key-schema AttributeName=sku,KeyType=HASH) || return 1
     if [[ "$state" == created ]]; then
         # a new table is empty: one batch write
         local requests="" item
@@ -145,7 +147,7 @@ bucket() {
 queues() {
     local dlq_url
     dlq_url=$(awslocal sqs create-queue --queue-name "$ORDERS_DLQ" \
-        --attributes MessageRetentionPeriod=1209600 --query QueueUrl --output text)
+        --attributes MessageRetentionPeriod=1209600 --query QueueUrl --output text) || return 1
     # a queue URL ends in <account>/<name>: the DLQ's ARN follows without another call
     local account="${dlq_url%/*}"
     account="${account##*/}"
@@ -164,7 +166,7 @@ ses_sender() {
 events_stream() {
     local state
     state=$(aws_ok ResourceInUseException -- kinesis create-stream --stream-name "$EVENTS_STREAM" \
-        --shard-count 1)
+        --shard-count 1) || return 1
     log "stream $EVENTS_STREAM: $state"
 }
 
