@@ -67,6 +67,7 @@ def images(app: App, cleanup):
 
 def test_thumbnails_for_awkward_keys(app: App, images) -> None:
     s3 = app.client("s3")
+    start = now_ms()
     uid = unique("img")
     # GIVEN uploads whose keys need URL-decoding in the S3 event (space, '+', non-ASCII)
     sources = {
@@ -104,6 +105,34 @@ def test_thumbnails_for_awkward_keys(app: App, images) -> None:
     assert sorted(o["Key"] for o in listed) == sorted(sources.values())
     listed = s3.list_objects_v2(Bucket=images.bucket, Prefix=f"thumbnails/thumbnails/{uid}")
     assert listed.get("KeyCount", 0) == 0
+
+    # the function saw exactly our three uploads, once each, and none of its own thumbnails
+    def created_logged() -> list[str]:
+        seen = [
+            r["key"]
+            for r in log_records(app, app.function("Thumbnail"), start)
+            if uid in str(r.get("key", "")) and r.get("message") == "thumbnail created"
+        ]
+        assert sorted(seen) == sorted(sources), seen
+        return seen
+
+    wait_until(created_logged, timeout=15, what="thumbnail logs")
+    others = [
+        r
+        for r in log_records(app, app.function("Thumbnail"), start)
+        if str(r.get("key", "")).startswith(f"thumbnails/{uid}")
+    ]
+    assert not others, others
+    # and the wiring is what keeps it so: only uploads/ notifies the function
+    config = s3.get_bucket_notification_configuration(Bucket=images.bucket)
+    rules = [
+        r["Value"]
+        for c in config.get("LambdaFunctionConfigurations", [])
+        if c["LambdaFunctionArn"].endswith(f":{app.function('Thumbnail')}")
+        for r in c["Filter"]["Key"]["FilterRules"]
+        if r["Name"].lower() == "prefix"
+    ]
+    assert rules == ["uploads/"]
 
 
 def test_non_image_upload_is_skipped_once(app: App, images) -> None:
