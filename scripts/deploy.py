@@ -525,7 +525,12 @@ def deploy_stack(stack_name: str, body: str, params: list[dict[str, str]], bucke
     if len(body.encode()) > 51_200:  # CloudFormation's inline limit: go through S3 like sam
         key = f"templates/{hashlib.sha256(body.encode()).hexdigest()[:16]}.json"
         upload_once(bucket, key, body.encode)
-        template_arg = {"TemplateURL": f"{st.endpoint_url()}/{bucket}/{key}"}
+        url = (
+            f"{st.endpoint_url()}/{bucket}/{key}"
+            if st.is_local()
+            else f"https://{bucket}.s3.{st.region()}.amazonaws.com/{key}"
+        )
+        template_arg = {"TemplateURL": url}
     name = f"deploy-{int(time.time() * 1000)}"
     since = time.time()
     cfn.create_change_set(
