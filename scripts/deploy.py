@@ -47,6 +47,8 @@ LAYER_RUNTIME = "python3.13"
 LAYER_PLATFORMS = ("manylinux2014_x86_64", "manylinux_2_28_x86_64", "manylinux_2_34_x86_64")
 HOT_RELOAD_BUCKET = "hot-reload"
 POLL_SECONDS = 0.5
+# CloudFormation's limit for an inline TemplateBody; larger templates go through S3.
+MAX_INLINE_TEMPLATE = 51_200
 UPLOADS_PREFIX = "uploads/"
 # Files never shipped with the function code.
 EXCLUDE_DIRS = {"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache"}
@@ -522,7 +524,7 @@ def deploy_stack(stack_name: str, body: str, params: list[dict[str, str]], bucke
 
     change_type = "UPDATE" if status and status != "REVIEW_IN_PROGRESS" else "CREATE"
     template_arg: dict[str, str] = {"TemplateBody": body}
-    if len(body.encode()) > 51_200:  # CloudFormation's inline limit: go through S3 like sam
+    if len(body.encode()) > MAX_INLINE_TEMPLATE:  # go through S3 like sam
         key = f"templates/{hashlib.sha256(body.encode()).hexdigest()[:16]}.json"
         upload_once(bucket, key, body.encode)
         url = (
