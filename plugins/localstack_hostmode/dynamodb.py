@@ -184,6 +184,16 @@ _SERVER: MotoDynamodbServer | None = None
 _SERVER_LOCK = threading.Lock()
 
 
+# moto's backend does not serialise writes: TransactWriteItems deep-copies the tables it touches
+# and restores that copy when the transaction is cancelled, wiping writes other requests made
+# meanwhile (acknowledged PutItems vanished, concurrent decrements were lost, and the deepcopy
+# of a table being written raised a 500). Writes therefore reach moto one at a time; reads
+# stay concurrent.
+_WRITE_OPERATIONS = frozenset({
+    "PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems",
+    "ExecuteStatement", "BatchExecuteStatement", "ExecuteTransaction",
+})
+
 # AWS keeps a transaction's ClientRequestToken for 10 minutes
 _TOKEN_TTL_S = 600.0
 _STREAM_ACTIVE_TIMEOUT_S = 10.0
@@ -206,10 +216,17 @@ class MotoDynamoDBProvider(DynamoDBProvider):
         super().__init__()
         self._tx_tokens: dict[tuple[str, str, str], tuple[float, str, dict]] = {}
         self._tx_lock = threading.Lock()
+        self._write_lock = threading.RLock()
 
     @staticmethod
     def _new_dynamodb_server() -> DynamodbServer:
         return MotoDynamodbServer.get()
+
+    def forward_request(self, context: RequestContext, service_request=None):
+        if context.operation.name in _WRITE_OPERATIONS:
+            with self._write_lock:
+                return super().forward_request(context, service_request)
+        return super().forward_request(context, service_request)
 
     # -- streams ---------------------------------------------------------------------------
 
