@@ -110,8 +110,8 @@ class PoisonBatch:
 
 
 # With VisibilityTimeout 30 s and maxReceiveCount 3, a poison message needs about 3 visibility
-# periods to reach the DLQ; this fixture starts that clock when the package starts, so the wait
-# overlaps the other tests instead of adding to the run.
+# periods (~90 s) to reach the DLQ; this fixture starts that clock with the first app test, so
+# the wait overlaps the other tests instead of adding to the run.
 POISON_DEADLINE_S = 150
 
 
@@ -133,6 +133,8 @@ def poison_batch(
     marker = unique("poison")
     good: dict[str, str] = {}
     now = time.strftime("%Y-%m-%dT%H:%M:%S.000000Z", time.gmtime())
+    # The good orders are written directly (POST /orders would queue a message of its own), so
+    # that all four messages go out in one SendMessageBatch and reach the consumer together.
     for _ in range(3):
         order_id = str(uuid.uuid4())
         email = f"{unique('batch')}@example.com"
@@ -152,7 +154,7 @@ def poison_batch(
                             }
                         }
                     ]
-                },  # fmt: skip
+                },
                 "card": {"S": "tok_visa"},
                 "amount_cents": {"N": "100"},
                 "created_at": {"S": now},
