@@ -651,6 +651,30 @@ def wire_thumbnail_notification(stack_name: str, outputs: dict[str, str]) -> str
     return f"s3://{bucket}/{UPLOADS_PREFIX}* -> {fn_arn.rsplit(':', 1)[-1]}"
 
 
+def wait_event_sources(stack_name: str, timeout: float = 30) -> int:
+    """Wait until the stack's event source mappings are Enabled (pollers running), so events
+    sent right after the deploy (a LATEST stream position in particular) are not missed."""
+    names = set(st.stack_functions(stack_name).values())
+    lam = client("lambda")
+    deadline = time.monotonic() + timeout
+    while True:
+        mappings = [
+            m
+            for page in lam.get_paginator("list_event_source_mappings").paginate()
+            for m in page["EventSourceMappings"]
+            if m["FunctionArn"].rsplit(":", 1)[-1] in names
+        ]
+        pending = [m for m in mappings if m["State"] not in ("Enabled", "Disabled")]
+        if not pending:
+            return len(mappings)
+        if time.monotonic() > deadline:
+            states = ", ".join(
+                f"{m['FunctionArn'].rsplit(':', 1)[-1]}: {m['State']}" for m in pending
+            )
+            raise DeployError(f"event source mappings not enabled after {timeout:.0f}s: {states}")
+        time.sleep(0.2)
+
+
 # --- outputs --------------------------------------------------------------------------------
 
 
@@ -707,6 +731,7 @@ def deploy(
 
     outputs = collect_outputs(stack_name)
     wired = wire_thumbnail_notification(stack_name, outputs)
+    wait_event_sources(stack_name)
     write_outputs(stack_name, outputs)
     outputs["_result"] = result
     outputs["_seconds"] = f"{time.monotonic() - t0:.1f}"

@@ -179,11 +179,11 @@ def resolve_function_name(fn: str) -> str:
     return fn
 
 
-def stack_functions() -> dict[str, str]:
+def stack_functions(name: str | None = None) -> dict[str, str]:
     """Logical id -> physical function name for every Lambda function in the stack."""
     paginator = client("cloudformation").get_paginator("list_stack_resources")
     found: dict[str, str] = {}
-    for page in paginator.paginate(StackName=stack_name()):
+    for page in paginator.paginate(StackName=name or stack_name()):
         for r in page["StackResourceSummaries"]:
             if r["ResourceType"] == "AWS::Lambda::Function":
                 found[r["LogicalResourceId"]] = r["PhysicalResourceId"]
