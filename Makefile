@@ -41,8 +41,8 @@ down: ## Stop everything `make up` started
 status: ## Show whether LocalStack is running, in which mode, and its services
 	@$(HOSTMODE) status
 
-logs: $(PY) ## Show LocalStack's log, or a function's CloudWatch logs with FN=<name>
-	@if [ -n "$(FN)" ]; then $(PY) scripts/logs.py "$(FN)"; else $(HOSTMODE) logs; fi
+logs: ## Show LocalStack's log, or a function's CloudWatch logs with FN=<name>
+	@if [ -n "$(FN)" ]; then $(MAKE) --no-print-directory $(PY) && $(PY) scripts/logs.py "$(FN)"; else $(HOSTMODE) logs; fi
 
 deploy-local: $(PY) ## Build the layer and deploy template.yaml to LocalStack (HOT_RELOAD=1 for hot-reload code)
 	@$(PY) scripts/deploy.py
