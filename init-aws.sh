@@ -9,7 +9,8 @@
 #   INVENTORY_TABLE=inventory      key sku (S); seeded: SKU-1 stock 100, SKU-2 stock 25, SKU-OUT stock 0
 #   IMAGES_BUCKET=images-bucket    uploads -> thumbnails
 #   ARCHIVE_BUCKET=stream-archive-bucket   Kinesis consumer's archive
-#   ORDERS_QUEUE=orders-queue      VisibilityTimeout 30, redrive to ORDERS_DLQ after 3 receives
+#   ORDERS_QUEUE=orders-queue      VisibilityTimeout 10 (>= the consumer's Timeout in template.yaml),
+#                                  redrive to ORDERS_DLQ after 3 receives
 #   ORDERS_DLQ=orders-dlq          retention 14 days
 #   SES_SENDER=orders@example.com  verified SES identity
 #   EVENTS_STREAM=events-stream    Kinesis, 1 shard
@@ -30,6 +31,11 @@ ORDERS_QUEUE="${ORDERS_QUEUE:-orders-queue}"
 ORDERS_DLQ="${ORDERS_DLQ:-orders-dlq}"
 SES_SENDER="${SES_SENDER:-orders@example.com}"
 EVENTS_STREAM="${EVENTS_STREAM:-events-stream}"
+# AWS refuses an SQS event source whose function timeout exceeds the queue's visibility timeout:
+# ProcessOrderQueueFunction's Timeout (template.yaml) must stay <= this. Short, so a failing
+# message is received again (and reaches the DLQ after 3 receives) within about 30 s.
+ORDERS_QUEUE_VISIBILITY_TIMEOUT=10
+ORDERS_MAX_RECEIVE_COUNT=3
 
 export AWS_DEFAULT_REGION="${AWS_DEFAULT_REGION:-us-east-1}"
 export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-test}"
@@ -144,17 +150,44 @@ bucket() {
     log "bucket $1: ok"  # us-east-1 answers 200 for a bucket you already own
 }
 
+# sqs_queue NAME ATTRIBUTES_JSON: prints the queue URL. create-queue returns an existing queue
+# only when its attributes are the same; a queue left with other values (an older version of
+# this script) is brought to these instead, so every run converges on the same state.
+sqs_queue() {
+    local name="$1" attributes="$2" url err errfile
+    errfile=$(mktemp) || return 1
+    if url=$(awslocal sqs create-queue --queue-name "$name" --attributes "$attributes" \
+        --query QueueUrl --output text 2>"$errfile"); then
+        rm -f "$errfile"
+        log "queue $name: ok"
+        echo "$url"
+        return 0
+    fi
+    err=$(<"$errfile")
+    rm -f "$errfile"
+    if [[ "$err" != *"(QueueAlreadyExists)"* && "$err" != *"(QueueNameExists)"* ]]; then
+        log "FAILED: awslocal sqs create-queue --queue-name $name"
+        echo "$err" >&2
+        return 1
+    fi
+    url=$(awslocal sqs get-queue-url --queue-name "$name" --query QueueUrl --output text) \
+        || return 1
+    awslocal sqs set-queue-attributes --queue-url "$url" --attributes "$attributes" || return 1
+    log "queue $name: existing queue updated to $attributes"
+    echo "$url"
+}
+
 queues() {
     local dlq_url
-    dlq_url=$(awslocal sqs create-queue --queue-name "$ORDERS_DLQ" \
-        --attributes MessageRetentionPeriod=1209600 --query QueueUrl --output text) || return 1
+    dlq_url=$(sqs_queue "$ORDERS_DLQ" '{"MessageRetentionPeriod":"1209600"}') || return 1
     # a queue URL ends in <account>/<name>: the DLQ's ARN follows without another call
     local account="${dlq_url%/*}"
     account="${account##*/}"
     local dlq_arn="arn:aws:sqs:${AWS_DEFAULT_REGION}:${account}:${ORDERS_DLQ}"
     local attributes
-    attributes=$(printf '{"VisibilityTimeout":"30","RedrivePolicy":"{\\"deadLetterTargetArn\\":\\"%s\\",\\"maxReceiveCount\\":\\"3\\"}"}' "$dlq_arn")
-    awslocal sqs create-queue --queue-name "$ORDERS_QUEUE" --attributes "$attributes" >/dev/null
+    attributes=$(printf '{"VisibilityTimeout":"%s","RedrivePolicy":"{\\"deadLetterTargetArn\\":\\"%s\\",\\"maxReceiveCount\\":\\"%s\\"}"}' \
+        "$ORDERS_QUEUE_VISIBILITY_TIMEOUT" "$dlq_arn" "$ORDERS_MAX_RECEIVE_COUNT")
+    sqs_queue "$ORDERS_QUEUE" "$attributes" >/dev/null || return 1
     log "queue $ORDERS_QUEUE -> $ORDERS_DLQ ($dlq_arn) ok"
 }
 

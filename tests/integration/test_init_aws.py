@@ -30,6 +30,7 @@ DEFAULT_NAMES = {
     "EVENTS_STREAM": "events-stream",
 }
 SEEDED = {"SKU-1": "100", "SKU-OUT": "0"}
+VISIBILITY_TIMEOUT = 10  # orders-queue; see ORDERS_QUEUE_VISIBILITY_TIMEOUT in init-aws.sh
 
 
 def run_init(endpoint: str, names: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -124,15 +125,20 @@ def test_creates_the_data_layer_as_specified(localstack: str, aws_client: Callab
     assert {sku: item["stock"]["N"] for sku, item in snap["seed"].items()} == SEEDED
     for var in ("USERS_TABLE", "ORDERS_TABLE", "IDEMPOTENCY_TABLE", "INVENTORY_TABLE"):
         assert snap[var]["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
-    # the queue redrives to the DLQ after 3 receives
-    queue = snap["ORDERS_QUEUE"]
-    assert queue["VisibilityTimeout"] == "30"
-    redrive = json.loads(queue["RedrivePolicy"])
-    assert redrive["deadLetterTargetArn"] == snap["ORDERS_DLQ"]["QueueArn"]
-    assert int(redrive["maxReceiveCount"]) == 3
+    # the queue redrives to the DLQ after 3 receives, 10 s apart (>= the consumer's timeout)
+    assert_queues_as_specified(snap)
     assert all(snap["buckets"].values()), snap["buckets"]
     assert snap["ses"][unique_names["SES_SENDER"]]["VerificationStatus"] == "Success"
     assert snap["stream"]["OpenShardCount"] == 1
+
+
+def assert_queues_as_specified(snap: dict[str, Any]) -> None:
+    queue = snap["ORDERS_QUEUE"]
+    assert queue["VisibilityTimeout"] == str(VISIBILITY_TIMEOUT)
+    redrive = json.loads(queue["RedrivePolicy"])
+    assert redrive["deadLetterTargetArn"] == snap["ORDERS_DLQ"]["QueueArn"]
+    assert int(redrive["maxReceiveCount"]) == 3
+    assert snap["ORDERS_DLQ"]["MessageRetentionPeriod"] == "1209600"
 
 
 def test_second_run_changes_nothing(localstack: str, aws_client: Callable[..., Any],
@@ -148,6 +154,24 @@ def test_second_run_changes_nothing(localstack: str, aws_client: Callable[..., A
     second = run_init(localstack, unique_names)
     assert "exists" in second.stderr
     assert snapshot(aws_client, unique_names) == before
+
+
+def test_existing_queues_with_other_attributes_converge(
+    localstack: str, aws_client: Callable[..., Any], unique_names: dict[str, str]
+) -> None:
+    # GIVEN queues an older init-aws.sh left behind: a 30 s visibility timeout, no redrive,
+    # default retention (create-queue refuses to return a queue whose attributes differ)
+    sqs = aws_client("sqs")
+    sqs.create_queue(QueueName=unique_names["ORDERS_DLQ"])
+    sqs.create_queue(QueueName=unique_names["ORDERS_QUEUE"],
+                     Attributes={"VisibilityTimeout": "30"})
+    # WHEN init-aws.sh runs THEN it succeeds and the queues are as specified
+    run_init(localstack, unique_names)
+    converged = snapshot(aws_client, unique_names)
+    assert_queues_as_specified(converged)
+    # AND a further run changes nothing
+    run_init(localstack, unique_names)
+    assert snapshot(aws_client, unique_names) == converged
 
 
 def test_rerun_against_the_running_stack_is_a_no_op(localstack: str,

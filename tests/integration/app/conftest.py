@@ -109,10 +109,10 @@ class PoisonBatch:
     clock: Callable[[], float] = time.monotonic
 
 
-# With VisibilityTimeout 30 s and maxReceiveCount 3, a poison message needs about 3 visibility
-# periods (~90 s) to reach the DLQ; this fixture starts that clock with the first app test, so
-# the wait overlaps the other tests instead of adding to the run.
-POISON_DEADLINE_S = 150
+# With VisibilityTimeout 10 s and maxReceiveCount 3 (init-aws.sh), a poison message needs about
+# 3 visibility periods (~30 s) to reach the DLQ; this fixture starts that clock with the first
+# app test, so the wait overlaps the other tests instead of adding to the run.
+POISON_DEADLINE_S = 75
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import re
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,17 @@ def test_batch_consumers_report_item_failures():
     for logical_id in ("ProcessOrderQueueFunction", "WelcomeUserFunction", "ArchiveEventsFunction"):
         (trigger,) = FUNCTIONS[logical_id]["Properties"]["Events"].values()
         assert trigger["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+
+
+def test_queue_consumer_timeout_fits_the_queue_visibility_timeout():
+    # AWS refuses an SQS trigger whose function may run longer than the queue hides a message;
+    # the queue is made by init-aws.sh, outside the stack, so the two are checked together here.
+    script = (ROOT / "init-aws.sh").read_text()
+    match = re.search(r"^ORDERS_QUEUE_VISIBILITY_TIMEOUT=(\d+)$", script, re.MULTILINE)
+    assert match, "init-aws.sh no longer sets ORDERS_QUEUE_VISIBILITY_TIMEOUT"
+    consumer = FUNCTIONS["ProcessOrderQueueFunction"]["Properties"]
+    timeout = consumer.get("Timeout", TEMPLATE["Globals"]["Function"]["Timeout"])
+    assert timeout <= int(match[1])
 
 
 def test_outputs_the_deploy_script_needs():
