@@ -1,7 +1,8 @@
-"""Small DynamoDB helpers: error codes and DynamoDB-number conversion."""
+"""Small DynamoDB helpers: error codes, conditional writes and DynamoDB-number conversion."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -14,6 +15,21 @@ def error_code(exc: ClientError) -> str:
 
 def is_conditional_failure(exc: ClientError) -> bool:
     return error_code(exc) == "ConditionalCheckFailedException"
+
+
+def conditional_write(write: Callable[..., Any], **kwargs: Any) -> bool:
+    """Run a conditional write (put/update/delete_item); False when its condition did not hold.
+
+    For state transitions where "already moved on" is an answer, not an error. Any other
+    ClientError propagates.
+    """
+    try:
+        write(**kwargs)
+    except ClientError as e:
+        if is_conditional_failure(e):
+            return False
+        raise
+    return True
 
 
 def cancellation_codes(exc: ClientError) -> list[str]:

@@ -73,13 +73,18 @@ def parse_body[M: BaseModel](app: APIGatewayRestResolver, model: type[M]) -> M:
     try:
         return parse(event=body, model=model)
     except PydanticValidationError as e:
-        raise _InvalidBody(_field_errors(e)) from e
+        # pydantic's error *type* (a stable code), never its message text, tells the cases apart
+        malformed = any(err["type"] == "json_invalid" for err in e.errors(include_input=False))
+        raise InvalidBodyError(
+            "malformed JSON body" if malformed else "invalid request body", _field_errors(e)
+        ) from e
 
 
-class _InvalidBody(InvalidRequestError):
-    def __init__(self, errors: list[dict[str, str]]) -> None:
-        malformed = any(err["message"].startswith("Invalid JSON") for err in errors)
-        super().__init__("malformed JSON body" if malformed else "invalid request body")
+class InvalidBodyError(InvalidRequestError):
+    """400 with the per-field errors (`errors`) alongside the message."""
+
+    def __init__(self, message: str, errors: list[dict[str, str]]) -> None:
+        super().__init__(message)
         self.errors = errors
 
 

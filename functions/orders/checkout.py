@@ -23,17 +23,16 @@ from common.errors import ConflictError, NotFoundError
 from common.http import json_response, make_resolver
 from common.settings import SETTINGS
 from orders import repository
+from orders.models import is_order_id
 
 logger = Logger()
 app = make_resolver()
 orders_table = table(SETTINGS.orders_table)
 sfn = client("stepfunctions")
 
-MAX_ORDER_ID_LENGTH = 64  # execution names are limited to 80 characters
-
 
 def start_checkout(order_id: str, orders: Any = orders_table, states: Any = sfn) -> dict[str, str]:
-    if len(order_id) > MAX_ORDER_ID_LENGTH or repository.get_order(orders, order_id) is None:
+    if not is_order_id(order_id) or repository.get_order(orders, order_id) is None:
         raise NotFoundError("order not found")
     try:
         response = states.start_execution(

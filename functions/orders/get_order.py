@@ -13,17 +13,15 @@ from common.errors import NotFoundError
 from common.http import json_response, make_resolver
 from common.settings import SETTINGS
 from orders import repository
-from orders.models import public_view
+from orders.models import is_order_id, public_view
 
 logger = Logger()
 app = make_resolver()
 orders_table = table(SETTINGS.orders_table)
 
-MAX_ORDER_ID_LENGTH = 64
-
 
 def get_order(order_id: str, orders: Any = orders_table) -> dict[str, Any]:
-    item = repository.get_order(orders, order_id) if len(order_id) <= MAX_ORDER_ID_LENGTH else None
+    item = repository.get_order(orders, order_id) if is_order_id(order_id) else None
     if item is None:
         raise NotFoundError("order not found")
     return public_view(item)

@@ -8,11 +8,11 @@ by the fake payment provider).
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
+from common.clock import now_iso
 from common.validation import Email
 
 MAX_ITEMS = 50
@@ -21,6 +21,12 @@ MAX_UNIT_PRICE_CENTS = 10_000_000
 
 Sku = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 Token = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+
+# Order ids are UUIDs; anything longer is not one of ours (and stays far from DynamoDB's key
+# limit and Step Functions' 80-character execution names).
+MAX_ORDER_ID_LENGTH = 64
+# The saga owner orders.validate records when it is invoked without an execution id.
+DIRECT_INVOKE = "direct-invoke"
 
 OrderStatus = Literal["PENDING", "PROCESSING", "COMPLETED", "FAILED"]
 FINAL_STATUSES = ("COMPLETED", "FAILED")
@@ -73,7 +79,7 @@ class QueueMessage(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    order_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    order_id: Annotated[str, StringConstraints(min_length=1, max_length=MAX_ORDER_ID_LENGTH)]
     customer_email: Email
 
 
@@ -82,7 +88,7 @@ def total_cents(items: list[OrderItem]) -> int:
 
 
 def new_order_item(order: NewOrder) -> dict[str, Any]:
-    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    now = now_iso()
     return {
         "order_id": str(uuid.uuid4()),
         "status": "PENDING",
@@ -93,6 +99,10 @@ def new_order_item(order: NewOrder) -> dict[str, Any]:
         "created_at": now,
         "updated_at": now,
     }
+
+
+def is_order_id(value: Any) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= MAX_ORDER_ID_LENGTH
 
 
 def public_view(item: dict[str, Any]) -> dict[str, Any]:

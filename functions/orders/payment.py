@@ -9,7 +9,6 @@ stored on the order with a conditional write, so an order is charged at most onc
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -18,6 +17,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from common import idempotency
 from common.aws import table
+from common.clock import now_iso
 from common.dynamo import plain
 from common.errors import PaymentError
 from common.settings import SETTINGS
@@ -56,7 +56,7 @@ def charge_order(order: dict[str, Any]) -> dict[str, Any]:
         ),
         "amount_cents": int(order["amount_cents"]),
         "status": "CHARGED",
-        "charged_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "charged_at": now_iso(),
     }
     stored = repository.record_payment(orders_table, order["order_id"], payment)
     logger.info("payment charged", extra={"payment_id": stored["payment_id"]})

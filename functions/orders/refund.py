@@ -6,13 +6,13 @@ is refunded). Idempotent: only a CHARGED payment moves to REFUNDED. Output at $.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from common.aws import table
+from common.clock import now_iso
 from common.settings import SETTINGS
 from orders import repository
 
@@ -21,9 +21,7 @@ orders_table = table(SETTINGS.orders_table)
 
 
 def refund(order_id: str, orders: Any = orders_table) -> dict[str, bool]:
-    refunded = repository.mark_refunded(
-        orders, order_id, datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    )
+    refunded = repository.mark_refunded(orders, order_id, now_iso())
     logger.info("refund", extra={"refunded": refunded})
     return {"refunded": refunded}
 

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from common.dynamo import cancellation_codes, error_code, is_conditional_failure
+from common.clock import now_iso
+from common.dynamo import (
+    cancellation_codes,
+    conditional_write,
+    error_code,
+    is_conditional_failure,
+)
 from common.errors import ConflictError, InventoryError, OrderNotFoundError
-
-
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def put_new_order(table: Any, item: dict[str, Any]) -> None:
@@ -41,43 +42,35 @@ def require_order(table: Any, order_id: str) -> dict[str, Any]:
 
 def mark_processing(table: Any, order_id: str) -> bool:
     """PENDING -> PROCESSING. False when the order has already moved on (a redelivery)."""
-    try:
-        table.update_item(
-            Key={"order_id": order_id},
-            UpdateExpression="SET #s = :processing, updated_at = :now",
-            ConditionExpression="attribute_exists(order_id) AND #s = :pending",
-            ExpressionAttributeNames={"#s": "status"},
-            ExpressionAttributeValues={
-                ":processing": "PROCESSING",
-                ":pending": "PENDING",
-                ":now": _now(),
-            },
-        )
-    except ClientError as e:
-        if is_conditional_failure(e):
-            require_order(table, order_id)  # raises OrderNotFoundError when it doesn't exist
-            return False
-        raise
-    return True
+    moved = conditional_write(
+        table.update_item,
+        Key={"order_id": order_id},
+        UpdateExpression="SET #s = :processing, updated_at = :now",
+        ConditionExpression="attribute_exists(order_id) AND #s = :pending",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={
+            ":processing": "PROCESSING",
+            ":pending": "PENDING",
+            ":now": now_iso(),
+        },
+    )
+    if not moved:
+        require_order(table, order_id)  # raises OrderNotFoundError when it doesn't exist
+    return moved
 
 
 def claim_for_saga(table: Any, order_id: str, execution_id: str) -> bool:
     """Make `execution_id` the order's only saga; False when another execution owns it."""
-    try:
-        table.update_item(
-            Key={"order_id": order_id},
-            UpdateExpression="SET saga_execution = :e, updated_at = :now",
-            ConditionExpression=(
-                "attribute_exists(order_id) AND "
-                "(attribute_not_exists(saga_execution) OR saga_execution = :e)"
-            ),
-            ExpressionAttributeValues={":e": execution_id, ":now": _now()},
-        )
-    except ClientError as e:
-        if is_conditional_failure(e):
-            return False
-        raise
-    return True
+    return conditional_write(
+        table.update_item,
+        Key={"order_id": order_id},
+        UpdateExpression="SET saga_execution = :e, updated_at = :now",
+        ConditionExpression=(
+            "attribute_exists(order_id) AND "
+            "(attribute_not_exists(saga_execution) OR saga_execution = :e)"
+        ),
+        ExpressionAttributeValues={":e": execution_id, ":now": now_iso()},
+    )
 
 
 def record_payment(table: Any, order_id: str, payment: dict[str, Any]) -> dict[str, Any]:
@@ -87,7 +80,7 @@ def record_payment(table: Any, order_id: str, payment: dict[str, Any]) -> dict[s
             Key={"order_id": order_id},
             UpdateExpression="SET payment = :p, updated_at = :now",
             ConditionExpression="attribute_exists(order_id) AND attribute_not_exists(payment)",
-            ExpressionAttributeValues={":p": payment, ":now": _now()},
+            ExpressionAttributeValues={":p": payment, ":now": now_iso()},
         )
     except ClientError as e:
         if is_conditional_failure(e):
@@ -101,25 +94,18 @@ def record_payment(table: Any, order_id: str, payment: dict[str, Any]) -> dict[s
 
 def mark_refunded(table: Any, order_id: str, refunded_at: str) -> bool:
     """CHARGED -> REFUNDED on the order's payment; False when there was nothing to refund."""
-    try:
-        table.update_item(
-            Key={"order_id": order_id},
-            UpdateExpression=(
-                "SET payment.#ps = :refunded, payment.refunded_at = :at, updated_at = :at"
-            ),
-            ConditionExpression="attribute_exists(payment) AND payment.#ps = :charged",
-            ExpressionAttributeNames={"#ps": "status"},
-            ExpressionAttributeValues={
-                ":refunded": "REFUNDED",
-                ":charged": "CHARGED",
-                ":at": refunded_at,
-            },
-        )
-    except ClientError as e:
-        if is_conditional_failure(e):
-            return False
-        raise
-    return True
+    return conditional_write(
+        table.update_item,
+        Key={"order_id": order_id},
+        UpdateExpression="SET payment.#ps = :refunded, payment.refunded_at = :at, updated_at = :at",
+        ConditionExpression="attribute_exists(payment) AND payment.#ps = :charged",
+        ExpressionAttributeNames={"#ps": "status"},
+        ExpressionAttributeValues={
+            ":refunded": "REFUNDED",
+            ":charged": "CHARGED",
+            ":at": refunded_at,
+        },
+    )
 
 
 def mark_completed(table: Any, order_id: str) -> None:
@@ -132,7 +118,7 @@ def mark_completed(table: Any, order_id: str) -> None:
             ExpressionAttributeValues={
                 ":completed": "COMPLETED",
                 ":failed": "FAILED",
-                ":now": _now(),
+                ":now": now_iso(),
             },
         )
     except ClientError as e:
@@ -149,32 +135,27 @@ def record_failure(
 
     The first final outcome wins. False when nothing was written.
     """
-    try:
-        table.update_item(
-            Key={"order_id": order_id},
-            UpdateExpression=(
-                "SET #s = :failed, failure_reason = :reason, failure_message = :message, "
-                "failed_at = :now, updated_at = :now"
-            ),
-            ConditionExpression=(
-                "attribute_exists(order_id) AND NOT (#s IN (:failed, :completed)) AND "
-                "(attribute_not_exists(saga_execution) OR saga_execution = :e)"
-            ),
-            ExpressionAttributeNames={"#s": "status"},
-            ExpressionAttributeValues={
-                ":e": execution_id or "",
-                ":failed": "FAILED",
-                ":completed": "COMPLETED",
-                ":reason": reason,
-                ":message": message,
-                ":now": _now(),
-            },
-        )
-    except ClientError as e:
-        if is_conditional_failure(e):
-            return False
-        raise
-    return True
+    return conditional_write(
+        table.update_item,
+        Key={"order_id": order_id},
+        UpdateExpression=(
+            "SET #s = :failed, failure_reason = :reason, failure_message = :message, "
+            "failed_at = :now, updated_at = :now"
+        ),
+        ConditionExpression=(
+            "attribute_exists(order_id) AND NOT (#s IN (:failed, :completed)) AND "
+            "(attribute_not_exists(saga_execution) OR saga_execution = :e)"
+        ),
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={
+            ":e": execution_id or "",
+            ":failed": "FAILED",
+            ":completed": "COMPLETED",
+            ":reason": reason,
+            ":message": message,
+            ":now": now_iso(),
+        },
+    )
 
 
 def sku_exists(inventory: Any, sku: str) -> bool:

@@ -23,13 +23,18 @@ from common.dynamo import plain
 from common.errors import ValidationError
 from common.settings import SETTINGS
 from orders import repository
-from orders.models import FINAL_STATUSES, Order
+from orders.models import (
+    DIRECT_INVOKE,
+    FINAL_STATUSES,
+    MAX_ORDER_ID_LENGTH,
+    Order,
+    is_order_id,
+    total_cents,
+)
 
 logger = Logger()
 orders_table = table(SETTINGS.orders_table)
 inventory_table = table(SETTINGS.inventory_table)
-
-DIRECT_INVOKE = "direct-invoke"
 
 
 def validate_order(
@@ -38,8 +43,10 @@ def validate_order(
     orders: Any = orders_table,
     inventory: Any = inventory_table,
 ) -> dict[str, Any]:
-    if not isinstance(order_id, str) or not 0 < len(order_id) <= 64:
-        raise ValidationError("order_id must be a non-empty string of at most 64 characters")
+    if not is_order_id(order_id):
+        raise ValidationError(
+            f"order_id must be a non-empty string of at most {MAX_ORDER_ID_LENGTH} characters"
+        )
     item = repository.get_order(orders, order_id)
     if item is None:
         raise ValidationError(f"order {order_id} does not exist")
@@ -57,7 +64,7 @@ def validate_order(
     unknown = [i.sku for i in order.items if not repository.sku_exists(inventory, i.sku)]
     if unknown:
         raise ValidationError(f"unknown sku: {', '.join(unknown)}")
-    if order.amount_cents != sum(i.quantity * i.unit_price_cents for i in order.items):
+    if order.amount_cents != total_cents(order.items):
         raise ValidationError(f"order {order_id} amount does not match its items")
     if not repository.claim_for_saga(orders, order_id, execution_id):
         raise ValidationError(f"order {order_id} is being checked out by another execution")

@@ -14,9 +14,9 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from common.aws import table
+from common.clock import to_iso
 from common.settings import SETTINGS
 from users import repository
-from users.models import to_iso
 
 logger = Logger()
 users_table = table(SETTINGS.users_table)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
+from common.clock import now_iso
 from common.validation import Email
 
 MAX_NAME_LENGTH = 100
@@ -28,15 +28,6 @@ class NewUser(BaseModel):
 
 def user_id_for(email: str) -> str:
     return str(uuid.uuid5(_USER_NAMESPACE, email.lower()))
-
-
-def now_iso() -> str:
-    """UTC timestamps in one fixed format, so string comparison orders them in time."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def to_iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def new_user_item(user: NewUser) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from common.dynamo import is_conditional_failure
+from common.dynamo import conditional_write, is_conditional_failure
 from common.errors import ConflictError
 
 # A user is inactive when its last activity (or, for items without one, its creation) is older
@@ -60,14 +60,9 @@ def inactive_user_ids(table: Any, cutoff: str) -> Iterator[str]:
 
 def delete_if_inactive(table: Any, user_id: str, cutoff: str) -> bool:
     """Delete the user unless it became active meanwhile; True when it was deleted."""
-    try:
-        table.delete_item(
-            Key={"user_id": user_id},
-            ConditionExpression=f"attribute_exists(user_id) AND ({_INACTIVE})",
-            ExpressionAttributeValues={":cutoff": cutoff},
-        )
-    except ClientError as e:
-        if is_conditional_failure(e):
-            return False
-        raise
-    return True
+    return conditional_write(
+        table.delete_item,
+        Key={"user_id": user_id},
+        ConditionExpression=f"attribute_exists(user_id) AND ({_INACTIVE})",
+        ExpressionAttributeValues={":cutoff": cutoff},
+    )

@@ -314,18 +314,29 @@ def test_refund_and_record_failure_from_sample_event(steps, aws):
     assert stored["failure_message"] == "insufficient stock for SKU-OUT"
 
 
-def test_record_failure_keeps_plain_text_cause_and_ignores_completed(load, aws):
+def test_record_failure_stores_only_our_own_messages_and_ignores_completed(load, aws):
     module = load("orders.record_failure")
     _order(aws, "o-2")
     _order(aws, "o-3", status="COMPLETED")
-    err = {"Error": "States.Timeout", "Cause": "task timed out"}
-    assert module.record({"order_id": "o-2", "error": err}) == {
+    _order(aws, "o-4")
+    timeout = {"Error": "States.Timeout", "Cause": "task timed out"}
+    assert module.record({"order_id": "o-2", "error": timeout}) == {
         "recorded": True,
         "reason": "States.Timeout",
     }
-    assert _stored(aws, "o-2")["failure_message"] == "task timed out"
-    assert module.record({"order_id": "o-3", "error": err})["recorded"] is False
+    assert _stored(aws, "o-2")["failure_message"] == module.GENERIC_MESSAGE
+    assert module.record({"order_id": "o-3", "error": timeout})["recorded"] is False
     assert _stored(aws, "o-3")["status"] == "COMPLETED"
+    # an unexpected exception's text (here botocore's) never reaches GET /orders
+    internal = "An error occurred (ResourceNotFoundException) when calling the UpdateItem ..."
+    crash = {
+        "Error": "ClientError",
+        "Cause": json.dumps({"errorMessage": internal, "errorType": "ClientError"}),
+    }
+    assert module.record({"order_id": "o-4", "error": crash})["recorded"] is True
+    stored = _stored(aws, "o-4")
+    assert stored["failure_reason"] == "ClientError"
+    assert stored["failure_message"] == module.GENERIC_MESSAGE
 
 
 def test_confirmation_marks_completed_and_emails(steps, aws):
