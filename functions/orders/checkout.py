@@ -13,6 +13,7 @@ import json
 from typing import Any
 
 from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
@@ -51,7 +52,7 @@ def start_checkout(order_id: str, orders: Any = orders_table, states: Any = sfn)
 
 
 @app.post("/orders/<order_id>/checkout")
-def checkout_route(order_id: str):
+def checkout_route(order_id: str) -> Response:
     return json_response(202, start_checkout(order_id))
 
 

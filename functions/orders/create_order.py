@@ -12,6 +12,7 @@ import json
 from typing import Any
 
 from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
@@ -48,7 +49,7 @@ def create_order(
 
 
 @app.post("/orders")
-def post_order():
+def post_order() -> Response:
     return json_response(201, create_order(parse_body(app, NewOrder)))
 
 

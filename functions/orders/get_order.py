@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -28,7 +29,7 @@ def get_order(order_id: str, orders: Any = orders_table) -> dict[str, Any]:
 
 
 @app.get("/orders/<order_id>")
-def get_order_route(order_id: str):
+def get_order_route(order_id: str) -> Response:
     return json_response(200, get_order(order_id))
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -31,7 +32,7 @@ def create_user(new_user: NewUser, users: Any = users_table) -> dict[str, Any]:
 
 
 @app.post("/users")
-def post_user():
+def post_user() -> Response:
     return json_response(201, create_user(parse_body(app, NewUser)))
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -30,7 +31,7 @@ def get_user(user_id: str, users: Any = users_table) -> dict[str, Any]:
 
 
 @app.get("/users/<user_id>")
-def get_user_route(user_id: str):
+def get_user_route(user_id: str) -> Response:
     return json_response(200, get_user(user_id))
 
 

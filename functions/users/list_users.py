@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -41,7 +42,7 @@ def list_users(limit: int, token: str | None, users: Any = users_table) -> dict[
 
 
 @app.get("/users")
-def list_users_route():
+def list_users_route() -> Response:
     params = app.current_event.query_string_parameters or {}
     return json_response(200, list_users(parse_limit(params.get("limit")), params.get("next")))
 
