@@ -42,3 +42,18 @@ def api_event(name: str, body: Any = None, raw_body: str | None = None, **overri
 
 def body_of(response: dict[str, Any]) -> Any:
     return json.loads(response["body"])
+
+
+def put_order(aws: Any, order_id: str = "o-1", **fields: Any) -> dict[str, Any]:
+    """Store a valid PENDING order (2 x SKU-1 at 12.50) straight in the orders table."""
+    item = {
+        "order_id": order_id,
+        "status": "PENDING",
+        "customer_email": "ada@example.com",
+        "items": [{"sku": "SKU-1", "quantity": 2, "unit_price_cents": 1250}],
+        "card": "tok_visa",
+        "amount_cents": 2500,
+        **fields,
+    }
+    aws.orders.put_item(Item=item)
+    return item

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fnhelpers import event
+from fnhelpers import event, put_order
 
 ASL = json.loads(
     (
@@ -29,20 +29,6 @@ STEPS = {
     "RefundPaymentFunctionArn": "orders.refund",
     "RecordFailureFunctionArn": "orders.record_failure",
 }
-
-
-def _order(aws, order_id: str = "o-1", **fields: Any) -> dict[str, Any]:
-    item = {
-        "order_id": order_id,
-        "status": "PENDING",
-        "customer_email": "ada@example.com",
-        "items": [{"sku": "SKU-1", "quantity": 2, "unit_price_cents": 1250}],
-        "card": "tok_visa",
-        "amount_cents": 2500,
-        **fields,
-    }
-    aws.orders.put_item(Item=item)
-    return item
 
 
 def _stored(aws, order_id: str = "o-1") -> dict[str, Any]:
@@ -126,7 +112,7 @@ def _put(data: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
 
 
 def test_valid_order_completes(steps, aws):
-    _order(aws)
+    put_order(aws)
     status, visited, data = run_saga(steps, {"order_id": "o-1"})
     assert status == "SUCCEEDED"
     assert visited == ["ValidateOrder", "ProcessPayment", "ReserveInventory", "SendConfirmation"]
@@ -151,7 +137,7 @@ def test_valid_order_completes(steps, aws):
     ],
 )
 def test_invalid_order_fails_with_validation_error(steps, aws, fields):
-    _order(aws, **fields)
+    put_order(aws, **fields)
     status, visited, _ = run_saga(steps, {"order_id": "o-1"})
     assert status == "FAILED"
     assert visited == ["ValidateOrder", "RecordFailure", "OrderFailed"]
@@ -178,7 +164,7 @@ def test_unknown_order_fails_without_creating_one(steps, aws):
     ],
 )
 def test_payment_failure_refunds_and_records(steps, aws, fields):
-    _order(aws, **fields)
+    put_order(aws, **fields)
     status, visited, data = run_saga(steps, {"order_id": "o-1"})
     assert status == "FAILED"
     assert visited == [
@@ -195,7 +181,7 @@ def test_payment_failure_refunds_and_records(steps, aws, fields):
 
 
 def test_out_of_stock_refunds_the_charge(steps, aws):
-    _order(
+    put_order(
         aws,
         items=[
             {"sku": "SKU-1", "quantity": 1, "unit_price_cents": 100},
@@ -224,7 +210,7 @@ def test_out_of_stock_refunds_the_charge(steps, aws):
 
 def test_second_execution_cannot_take_over_a_claimed_order(steps, aws):
     # GIVEN execution 1 has validated (claimed) the order and is still running
-    _order(aws)
+    put_order(aws)
     steps["ValidateOrderFunctionArn"]({"order_id": "o-1", "execution_id": "arn:exec:1"})
     # WHEN a second execution for the same order runs
     status, visited, data = run_saga(steps, {"order_id": "o-1"}, execution_id="arn:exec:2")
@@ -238,7 +224,7 @@ def test_second_execution_cannot_take_over_a_claimed_order(steps, aws):
 
 
 def test_repeated_execution_charges_once_and_does_not_reopen(steps, aws):
-    _order(aws)
+    put_order(aws)
     assert run_saga(steps, {"order_id": "o-1"})[0] == "SUCCEEDED"
     first_payment = _stored(aws)["payment"]
     # a second execution for the same order is rejected by validation; the outcome stays
@@ -253,7 +239,7 @@ def test_repeated_execution_charges_once_and_does_not_reopen(steps, aws):
 
 
 def test_payment_retry_returns_the_same_charge(steps, aws):
-    _order(aws)
+    put_order(aws)
     first = steps["ProcessPaymentFunctionArn"](event("saga_order.json") | {"order_id": "o-1"})
     again = steps["ProcessPaymentFunctionArn"](event("saga_order.json") | {"order_id": "o-1"})
     assert first == again and first["status"] == "CHARGED"
@@ -262,7 +248,7 @@ def test_payment_retry_returns_the_same_charge(steps, aws):
 
 def test_payment_charged_earlier_is_not_charged_again(load, aws, context):
     # even past the idempotency window, the charge on the order is the source of truth
-    _order(aws, payment={"payment_id": "pay_old", "amount_cents": 2500, "status": "CHARGED"})
+    put_order(aws, payment={"payment_id": "pay_old", "amount_cents": 2500, "status": "CHARGED"})
     module = load("orders.payment")
     module.idempotency_config.register_lambda_context(context)
     result = module.charge_order(
@@ -272,7 +258,7 @@ def test_payment_charged_earlier_is_not_charged_again(load, aws, context):
 
 
 def test_declined_payment_raises_payment_error(steps, aws):
-    _order(aws, card="declined")
+    put_order(aws, card="declined")
     with pytest.raises(Exception) as info:
         steps["ProcessPaymentFunctionArn"](event("saga_order_declined.json") | {"order_id": "o-1"})
     assert type(info.value).__name__ == "PaymentError"
@@ -280,7 +266,7 @@ def test_declined_payment_raises_payment_error(steps, aws):
 
 
 def test_reserve_inventory_retry_takes_stock_once(steps, aws):
-    _order(aws)
+    put_order(aws)
     order = event("saga_order.json") | {"order_id": "o-1"}
     assert steps["ReserveInventoryFunctionArn"](order) == {"reserved": True}
     assert steps["ReserveInventoryFunctionArn"](order) == {"reserved": True}
@@ -288,7 +274,7 @@ def test_reserve_inventory_retry_takes_stock_once(steps, aws):
 
 
 def test_out_of_stock_raises_inventory_error(steps, aws):
-    _order(aws)
+    put_order(aws)
     with pytest.raises(Exception) as info:
         steps["ReserveInventoryFunctionArn"](
             event("saga_order_out_of_stock.json") | {"order_id": "o-1"}
@@ -297,7 +283,7 @@ def test_out_of_stock_raises_inventory_error(steps, aws):
 
 
 def test_refund_and_record_failure_from_sample_event(steps, aws):
-    _order(aws, payment={"payment_id": "pay_1", "amount_cents": 999, "status": "CHARGED"})
+    put_order(aws, payment={"payment_id": "pay_1", "amount_cents": 999, "status": "CHARGED"})
     failure = event("saga_failure.json") | {"order_id": "o-1"}
     assert steps["RefundPaymentFunctionArn"](failure) == {"refunded": True}
     assert steps["RefundPaymentFunctionArn"](failure) == {"refunded": False}
@@ -316,9 +302,9 @@ def test_refund_and_record_failure_from_sample_event(steps, aws):
 
 def test_record_failure_stores_only_our_own_messages_and_ignores_completed(load, aws):
     module = load("orders.record_failure")
-    _order(aws, "o-2")
-    _order(aws, "o-3", status="COMPLETED")
-    _order(aws, "o-4")
+    put_order(aws, "o-2")
+    put_order(aws, "o-3", status="COMPLETED")
+    put_order(aws, "o-4")
     timeout = {"Error": "States.Timeout", "Cause": "task timed out"}
     assert module.record({"order_id": "o-2", "error": timeout}) == {
         "recorded": True,
@@ -340,14 +326,14 @@ def test_record_failure_stores_only_our_own_messages_and_ignores_completed(load,
 
 
 def test_confirmation_marks_completed_and_emails(steps, aws):
-    _order(aws, status="PROCESSING")
+    put_order(aws, status="PROCESSING")
     result = steps["SendConfirmationFunctionArn"](event("saga_order.json") | {"order_id": "o-1"})
     assert result["status"] == "COMPLETED"
     assert _stored(aws)["status"] == "COMPLETED" and aws.emails_sent() == 1
 
 
 def test_validate_returns_only_what_the_saga_needs(steps, aws):
-    _order(aws)
+    put_order(aws)
     out = steps["ValidateOrderFunctionArn"](event("saga_start.json") | {"order_id": "o-1"})
     assert out == {
         "order_id": "o-1",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from fnhelpers import api_event, body_of, event
+from fnhelpers import api_event, body_of, event, put_order
 
 VALID = {
     "customer_email": "ada@example.com",
@@ -62,20 +62,6 @@ def test_queue_failure_is_503_and_leaves_no_pending_order(load, context, aws, mo
     assert aws.orders.scan()["Count"] == 0
 
 
-def _order(aws, order_id: str = "o-1", **fields) -> dict:
-    item = {
-        "order_id": order_id,
-        "status": "PENDING",
-        "customer_email": "ada@example.com",
-        "items": [{"sku": "SKU-1", "quantity": 2, "unit_price_cents": 1250}],
-        "card": "tok_visa",
-        "amount_cents": 2500,
-        **fields,
-    }
-    aws.orders.put_item(Item=item)
-    return item
-
-
 def _path_event(name: str, order_id: str, path: str) -> dict:
     ev = event(name)
     ev["path"] = path.format(order_id)
@@ -84,7 +70,7 @@ def _path_event(name: str, order_id: str, path: str) -> dict:
 
 
 def test_get_order(load, context, aws):
-    _order(aws)
+    put_order(aws)
     module = load("orders.get_order")
     response = module.handler(_path_event("api_get_order.json", "o-1", "/orders/{}"), context)
     assert response["statusCode"] == 200
@@ -107,7 +93,7 @@ def state_machine(aws, monkeypatch):
 
 
 def test_checkout_starts_one_execution_named_after_the_order(load, context, aws, state_machine):
-    _order(aws)
+    put_order(aws)
     module = load("orders.checkout")
     ev = _path_event("api_checkout_order.json", "o-1", "/orders/{}/checkout")
     response = module.handler(ev, context)
@@ -121,7 +107,7 @@ def test_checkout_starts_one_execution_named_after_the_order(load, context, aws,
 
 
 def test_checkout_twice_after_completion_is_409(load, context, aws, state_machine, monkeypatch):
-    _order(aws)
+    put_order(aws)
     module = load("orders.checkout")
     ev = _path_event("api_checkout_order.json", "o-1", "/orders/{}/checkout")
     assert module.handler(ev, context)["statusCode"] == 202
