@@ -134,7 +134,9 @@ def test_list_users_pages_with_limit_and_next(app: App, new_user) -> None:
     assert mine <= set(seen)
 
 
-@pytest.mark.parametrize("query", ["?limit=0", "?limit=101", "?limit=abc", "?next=%%%garbage"])
+@pytest.mark.parametrize(
+    "query", ["?limit=0", "?limit=101", "?limit=abc", "?limit=%C2%B2", "?next=%%%garbage"]
+)
 def test_list_users_bad_query_is_400(app: App, query: str) -> None:
     status, body = app.http("GET", f"/users{query}")
     assert status == 400, body

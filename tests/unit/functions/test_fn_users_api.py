@@ -165,7 +165,7 @@ def test_list_users_default_limit(load, context, aws):
     assert body == {"users": [], "count": 0, "next": None}
 
 
-@pytest.mark.parametrize("limit", ["0", "101", "-1", "abc", "1.5", ""])
+@pytest.mark.parametrize("limit", ["0", "101", "-1", "abc", "1.5", "", "\u00b2", " 5", "1e1"])
 def test_list_users_invalid_limit_is_400(load, context, aws, limit):
     response = _list(load("users.list_users"), context, limit=limit)
     assert response["statusCode"] == 400
