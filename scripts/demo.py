@@ -35,6 +35,8 @@ class Demo:
         self.api = self.outputs["ApiUrl"].rstrip("/")
         self.run = uuid.uuid4().hex[:8]
         self.functions = st.stack_functions()
+        # what the flows created, removed after all of them (also when a flow failed)
+        self.leftovers: list[tuple[str, dict[str, Any]]] = []
 
     def name(self, var: str) -> str:
         return deploy.data_layer_name(var)
@@ -45,6 +47,20 @@ class Demo:
             raise AssertionError(f"no single function {prefix}* in {sorted(self.functions)}")
         return matches[0]
 
+    def forget(self, table_var: str, key: dict[str, Any]) -> None:
+        """Delete this item from the table (by data-layer variable) when the demo ends."""
+        self.leftovers.append((table_var, key))
+
+    def clean_up(self) -> int:
+        """Delete what the flows left; returns how many deletes failed."""
+        failed = 0
+        for table_var, key in self.leftovers:
+            try:
+                client("dynamodb").delete_item(TableName=self.name(table_var), Key=key)
+            except ClientError:
+                failed += 1
+        return failed
+
     def email(self, label: str) -> str:
         return f"demo-{label}-{self.run}@example.com"
 
@@ -54,6 +70,7 @@ class Demo:
         email = self.email("user")
         status, user = http("POST", f"{self.api}/users", {"email": email, "name": "Demo User"})
         assert status == 201, f"POST /users -> {status} {user}"
+        self._forget_user(user["user_id"])
         status, dup = http("POST", f"{self.api}/users", {"email": email, "name": "Again"})
         assert status == 409, f"duplicate -> {status} {dup}"
         status, bad = http("POST", f"{self.api}/users", raw=b'{"email": "nope"')
@@ -66,7 +83,6 @@ class Demo:
         assert status == 404, f"GET unknown -> {status} {missing}"
         status, page = http("GET", f"{self.api}/users?limit=2")
         assert status == 200 and len(page["users"]) <= 2, f"list -> {status} {page}"
-        self._delete_user(user["user_id"])
         more = "more pages" if page.get("next") else "last page"
         return (
             f"201 created, 409 duplicate, 400 bad input, 200/404 get, "
@@ -77,6 +93,7 @@ class Demo:
         email = self.email("welcome")
         status, user = http("POST", f"{self.api}/users", {"email": email, "name": "Welcome Me"})
         assert status == 201, f"POST /users -> {status} {user}"
+        self._forget_user(user["user_id"])
 
         def mailed():
             mails = mails_to(email)
@@ -84,7 +101,6 @@ class Demo:
             return mails
 
         mails = wait_until(mailed, timeout=30, what="welcome mail")
-        self._delete_user(user["user_id"])
         return f"stream -> SES mail to {email}: {mails[0]['Subject']!r}"
 
     def cleanup_job(self) -> str:
@@ -94,6 +110,7 @@ class Demo:
         new = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         stale, active = f"demo-stale-{self.run}", f"demo-active-{self.run}"
         for uid, ts in ((stale, old), (active, new)):
+            self._forget_user(uid)
             ddb.put_item(
                 TableName=table,
                 Item={
@@ -112,14 +129,11 @@ class Demo:
         assert "FunctionError" not in resp, payload
         stale_gone = "Item" not in ddb.get_item(TableName=table, Key={"user_id": {"S": stale}})
         active_kept = "Item" in ddb.get_item(TableName=table, Key={"user_id": {"S": active}})
-        self._delete_user(active)
         assert stale_gone and active_kept, f"stale gone={stale_gone} active kept={active_kept}"
         return f"stale user deleted, active user kept (run summary {payload})"
 
-    def _delete_user(self, user_id: str) -> None:
-        client("dynamodb").delete_item(
-            TableName=self.name("USERS_TABLE"), Key={"user_id": {"S": user_id}}
-        )
+    def _forget_user(self, user_id: str) -> None:
+        self.forget("USERS_TABLE", {"user_id": {"S": user_id}})
 
     # --- images -----------------------------------------------------------------------------
 
@@ -158,6 +172,7 @@ class Demo:
         }
         status, order = http("POST", f"{self.api}/orders", body)
         assert status == 201, f"POST /orders -> {status} {order}"
+        self.forget("ORDERS_TABLE", {"order_id": {"S": order["order_id"]}})
         return order
 
     def _order_state(self, order_id: str) -> dict[str, Any]:
@@ -312,6 +327,8 @@ def main() -> int:
         print(f" {OK if ok else FAIL} {title:<40} {seconds:5.1f}s  {evidence}")
     total = time.monotonic() - t0
     print(f"{len(FLOWS) - failed}/{len(FLOWS)} flows passed in {total:.1f}s")
+    if undeleted := demo.clean_up():
+        print(f"{undeleted} demo item(s) could not be deleted", file=sys.stderr)
     return 1 if failed else 0
 
 
