@@ -18,6 +18,7 @@ LocalStack accounts share moto's single account (regions stay separate).
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import logging
@@ -27,6 +28,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 
 from localstack.aws.api import RequestContext
 from localstack.aws.api.dynamodb import (
@@ -40,7 +42,8 @@ from localstack.aws.api.dynamodb import (
     UpdateTableInput,
     UpdateTableOutput,
 )
-from localstack.aws.forwarder import HttpFallbackDispatcher
+from localstack.aws.forwarder import ForwardingFallbackDispatcher, get_request_forwarder_http
+from localstack.runtime import events
 from localstack.services.dynamodb.provider import DynamoDBProvider
 from localstack.services.dynamodb.server import DynamodbServer
 from localstack.services.dynamodbstreams import dynamodbstreams_api
@@ -138,8 +141,8 @@ class MotoDynamodbServer(DynamodbServer):
             self._write_state()
             self._process_ready.set()
             code = self._process.wait()
-            if self._stopping.is_set():
-                break
+            if self._stopping.is_set() or events.infra_stopping.is_set():
+                break  # LocalStack is shutting down: a signal to its group is no crash
             restarts += 1
             LOG.warning("DynamoDB backend (moto) exited with %s (restart %s)", code, restarts)
             if restarts > _MAX_RESTARTS:
@@ -184,15 +187,71 @@ _SERVER: MotoDynamodbServer | None = None
 _SERVER_LOCK = threading.Lock()
 
 
-# moto's backend does not serialise writes: TransactWriteItems deep-copies the tables it touches
-# and restores that copy when the transaction is cancelled, wiping writes other requests made
-# meanwhile (acknowledged PutItems vanished, concurrent decrements were lost, and the deepcopy
-# of a table being written raised a 500). Writes therefore reach moto one at a time; reads
-# stay concurrent.
-_WRITE_OPERATIONS = frozenset({
-    "PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems",
-    "ExecuteStatement", "BatchExecuteStatement", "ExecuteTransaction",
+# moto is not safe under concurrent writes: TransactWriteItems deep-copies each table it touches
+# and, when cancelled, puts that copy back, wiping what other requests wrote meanwhile
+# (acknowledged PutItems vanished, concurrent decrements were lost, and copying a table while it
+# was written answered 500, as did a Scan of a table that grew under it). Its items are also
+# applied one by one, so a concurrent read could see a write of a transaction that was then
+# cancelled. So whatever reaches moto takes a readers-writer lock: the read-only operations below
+# share it, every other one (item writes, PartiQL, table and backup operations, and operations
+# this list does not know) has moto to itself.
+_READ_OPERATIONS = frozenset({
+    "GetItem", "BatchGetItem", "Query", "Scan", "TransactGetItems",
+    "DescribeTable", "ListTables", "DescribeTimeToLive", "ListTagsOfResource",
+    "DescribeContinuousBackups", "DescribeContributorInsights", "ListContributorInsights",
+    "DescribeKinesisStreamingDestination", "DescribeGlobalTable", "DescribeGlobalTableSettings",
+    "ListGlobalTables", "DescribeTableReplicaAutoScaling", "DescribeLimits", "DescribeEndpoints",
+    "DescribeBackup", "ListBackups", "DescribeExport", "ListExports", "DescribeImport",
+    "ListImports", "GetResourcePolicy",
 })
+
+
+class _ReadWriteLock:
+    """Many readers or one writer. Waiting writers go first, so reads cannot starve a write.
+
+    Not re-entrant: it is only held around the HTTP call to moto, which never calls back.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._readers = 0
+        self._writer = False
+        self._writers_waiting = 0
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[None]:
+        with self._cond:
+            while self._writer or self._writers_waiting:
+                self._cond.wait()
+            self._readers += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._readers -= 1
+                if not self._readers:
+                    self._cond.notify_all()
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[None]:
+        with self._cond:
+            self._writers_waiting += 1
+            try:
+                while self._writer or self._readers:
+                    self._cond.wait()
+            finally:
+                self._writers_waiting -= 1
+            self._writer = True
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._writer = False
+                self._cond.notify_all()
+
+    def hold(self, operation: str) -> contextlib.AbstractContextManager[None]:
+        return self.reading() if operation in _READ_OPERATIONS else self.writing()
+
 
 # AWS keeps a transaction's ClientRequestToken for 10 minutes
 _TOKEN_TTL_S = 600.0
@@ -202,7 +261,8 @@ _STREAM_ACTIVE_TIMEOUT_S = 10.0
 class MotoDynamoDBProvider(DynamoDBProvider):
     """LocalStack's DynamoDB provider (streams, TTL, ARNs) on a moto backend.
 
-    Besides swapping the backend it closes three gaps seen against AWS:
+    Besides swapping the backend (whose requests it serialises, see ``_READ_OPERATIONS``) it
+    closes three gaps seen against AWS:
     - a table with a stream accepts writes as soon as CreateTable returns (LocalStack backs
       the stream with a Kinesis stream that is created asynchronously; records written before
       it is ACTIVE were lost), so CreateTable/UpdateTable wait for that stream;
@@ -216,17 +276,17 @@ class MotoDynamoDBProvider(DynamoDBProvider):
         super().__init__()
         self._tx_tokens: dict[tuple[str, str, str], tuple[float, str, dict]] = {}
         self._tx_lock = threading.Lock()
-        self._write_lock = threading.RLock()
+        self.backend_lock = _ReadWriteLock()
 
     @staticmethod
     def _new_dynamodb_server() -> DynamodbServer:
         return MotoDynamodbServer.get()
 
     def forward_request(self, context: RequestContext, service_request=None):
-        if context.operation.name in _WRITE_OPERATIONS:
-            with self._write_lock:
-                return super().forward_request(context, service_request)
-        return super().forward_request(context, service_request)
+        # only the call to moto: provider code around it calls back into DynamoDB through the
+        # gateway (table_exists, schema lookups), which would deadlock under a held lock
+        with self.backend_lock.hold(context.operation.name):
+            return super().forward_request(context, service_request)
 
     # -- streams ---------------------------------------------------------------------------
 
@@ -311,12 +371,20 @@ class MotoDynamoDBProvider(DynamoDBProvider):
             self.server.stop_dynamodb()
 
 
+def _dispatch_table(provider: MotoDynamoDBProvider):
+    """LocalStack's dispatch: provider methods, and moto directly for the operations the
+    provider does not implement (CreateBackup, RestoreTableFromBackup, ImportTable, ...),
+    those under the same lock."""
+    forward = get_request_forwarder_http(provider.get_forward_url)
+
+    def locked_forward(context: RequestContext, service_request=None):
+        with provider.backend_lock.hold(context.operation.name):
+            return forward(context, service_request)
+
+    return ForwardingFallbackDispatcher(provider, locked_forward)
+
+
 @aws_provider(api="dynamodb", name="moto")
 def dynamodb_moto():
     provider = MotoDynamoDBProvider()
-    return Service.for_provider(
-        provider,
-        dispatch_table_factory=lambda _provider: HttpFallbackDispatcher(
-            _provider, _provider.get_forward_url
-        ),
-    )
+    return Service.for_provider(provider, dispatch_table_factory=_dispatch_table)
