@@ -84,6 +84,57 @@ def test_load_template_turns_cfn_tags_into_intrinsics(project: Path) -> None:
     json.dumps(tpl)  # plain data, ready to send as a JSON template
 
 
+def test_load_template_reads_the_app_template_as_cfn_lint_does() -> None:
+    # GIVEN the real template, with every short-form tag it uses
+    from cfnlint.decode import cfn_yaml
+
+    path = st.ROOT / "template.yaml"
+
+    # WHEN deploy.py parses it (SAM's parser, no cfn-lint import on the deploy path)
+    ours = deploy.load_template(path)
+
+    # THEN the result is what cfn-lint's loader gives, so the deployed body does not change
+    assert ours == json.loads(json.dumps(cfn_yaml.load(str(path))))
+    assert ours["Resources"], "template has resources"
+
+
+def test_load_template_short_forms(tmp_path: Path) -> None:
+    path = tmp_path / "t.yaml"
+    path.write_text(
+        "Conditions:\n"
+        "  IsProd: !Equals [!Ref Stage, prod]\n"
+        "Resources:\n"
+        "  R:\n"
+        "    Type: X\n"
+        "    Condition: IsProd\n"
+        "    Properties:\n"
+        "      A: !GetAtt Fn.Outputs.Arn\n"
+        "      B: !If [IsProd, !Sub '${AWS::Region}', !Ref 'AWS::NoValue']\n"
+        "      C: !Join ['', [!Select [0, !Split [',', 'a,b']], !Base64 x]]\n"
+        "      D: !Condition IsProd\n"
+    )
+    tpl = deploy.load_template(path)
+    assert tpl["Conditions"]["IsProd"] == {"Fn::Equals": [{"Ref": "Stage"}, "prod"]}
+    props = tpl["Resources"]["R"]["Properties"]
+    assert props["A"] == {"Fn::GetAtt": ["Fn", "Outputs.Arn"]}
+    assert props["B"] == {
+        "Fn::If": ["IsProd", {"Fn::Sub": "${AWS::Region}"}, {"Ref": "AWS::NoValue"}]
+    }
+    assert props["C"] == {
+        "Fn::Join": ["", [{"Fn::Select": [0, {"Fn::Split": [",", "a,b"]}]}, {"Fn::Base64": "x"}]]
+    }
+    assert props["D"] == {"Condition": "IsProd"}
+    from cfnlint.decode import cfn_yaml
+
+    assert tpl == json.loads(json.dumps(cfn_yaml.load(str(path))))
+
+
+def test_load_template_of_an_empty_file_is_empty(tmp_path: Path) -> None:
+    path = tmp_path / "empty.yaml"
+    path.write_text("")
+    assert deploy.load_template(path) == {}
+
+
 def test_tree_hash_ignores_bytecode_and_tracks_content(project: Path) -> None:
     src = project / "functions"
     first = deploy.tree_hash(src)

@@ -1,0 +1,204 @@
+"""CloudFormation in host mode: Lambda functions deploy without LocalStack's one-second waits.
+
+Why: LocalStack 4.14.0's resource provider for AWS::Lambda::Function
+(services/lambda_/resource_providers/aws_lambda_function.py) waits for the function's real state
+with delays sized for Docker, where a function takes seconds to become ready:
+
+* create returns IN_PROGRESS while the function is Pending; the engine
+  (ResourceProviderExecutor.deploy_loop in services/cloudformation/resource_provider.py) calls it
+  again 5 times without a pause, then once a second;
+* update calls UpdateFunctionCode and UpdateFunctionConfiguration, each followed by botocore's
+  ``function_updated_v2`` waiter, which checks GetFunction and then sleeps 1 s between checks.
+
+With the local-process executor a function is Active (or its update Successful) 30-150 ms later,
+so nearly every function in a stack costs a whole second of sleep: a code change to the
+17 functions of template.yaml took ~21 s to roll out, ~1.1 s per function.
+
+What changes: only the polling interval of those two waits, for that one resource type. The
+provider makes the same API calls and waits for the same states with the same outcomes (Failed is
+still a failure, the 300 s limit still holds); it just looks again after POLL_MIN_S instead of 1 s:
+
+* create: while the provider reports IN_PROGRESS it is asked again (its repeated invocation only
+  calls GetFunction) with a back-off from POLL_MIN_S to POLL_MAX_S, for up to FAST_WAIT_S; a
+  function still Pending after that goes back to the engine's own loop as before;
+* update: the provider's Lambda client hands out ``function_updated_v2`` / ``function_active_v2``
+  waiters whose Delay is POLL_MIN_S, with MaxAttempts scaled to keep botocore's overall timeout.
+
+With the polls short, a second wait shows up, inside the Lambda service: every update rolls the
+function over to a new version and stops the old one's event manager on LambdaService's task pool
+(services/lambda_/invocation/lambda_service.py, a ThreadPoolExecutor of cpu_count + 4 = 6 threads
+here). That stop joins the old poller thread, which sits in an internal SQS long poll for up to
+2 s; two rollovers per function updated every ~0.1 s keep all 6 threads joining, and the next
+function's version start (unzip, then Active) queues behind them for up to a second. The pool
+gets LAMBDA_TASK_WORKERS threads instead: the same tasks, run as before, none of them waiting
+for a thread that is only waiting itself. Threads are started on demand, so an idle LocalStack
+has none of the extra ones.
+
+Applied at LocalStack start through the ``localstack.hooks.on_infra_start`` hook (entry point in
+plugins/pyproject.toml), only on the LocalStack version whose code this was written against;
+anything else is logged and left alone. ``HOSTMODE_CFN_FAST_WAITS=0`` in LocalStack's
+environment leaves upstream's behaviour in place (for comparisons).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from localstack.runtime import hooks
+
+LOG = logging.getLogger(__name__)
+
+SUPPORTED_LOCALSTACK = "4.14.0"
+# First re-check after 20 ms (a function is typically ready 30-150 ms after the call), then
+# back off so a slow function costs a handful of GetFunction calls per second, not dozens.
+POLL_MIN_S = 0.02
+POLL_MAX_S = 0.25
+# Longer than this, and the engine's own (1 s) loop takes over, exactly as without the patch.
+FAST_WAIT_S = 10.0
+# botocore waiters of the Lambda client that get the short delay.
+FAST_WAITERS = frozenset({"function_updated_v2", "function_active_v2"})
+# LambdaService's task pool: room for the rollovers' blocking stops and the starts behind them.
+LAMBDA_TASK_WORKERS = 32
+
+_applied = False
+
+
+class _FastWaiter:
+    """A botocore waiter polled every POLL_MIN_S, with the same overall timeout."""
+
+    def __init__(self, waiter: Any) -> None:
+        self._waiter = waiter
+
+    def wait(self, **kwargs: Any) -> None:
+        config = dict(kwargs.pop("WaiterConfig", None) or {})
+        if "Delay" not in config:
+            timeout = self._waiter.config.delay * config.get(
+                "MaxAttempts", self._waiter.config.max_attempts
+            )
+            config["Delay"] = POLL_MIN_S
+            config["MaxAttempts"] = max(1, math.ceil(timeout / POLL_MIN_S))
+        self._waiter.wait(WaiterConfig=config, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._waiter, name)
+
+
+class _FastWaiterClient:
+    """A Lambda client whose state waiters poll every POLL_MIN_S; everything else passes through."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def get_waiter(self, name: str) -> Any:
+        waiter = self._client.get_waiter(name)
+        return _FastWaiter(waiter) if name in FAST_WAITERS else waiter
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+
+class _FastWaiterClients:
+    """The request's client factory, with the Lambda client wrapped in _FastWaiterClient."""
+
+    def __init__(self, factory: Any) -> None:
+        self._factory = factory
+
+    @property
+    def lambda_(self) -> _FastWaiterClient:
+        return _FastWaiterClient(self._factory.lambda_)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._factory, name)
+
+
+def _create_polling_fast(create: Any, self: Any, request: Any) -> Any:
+    """Call the provider's create, and while it reports IN_PROGRESS ask again shortly."""
+    from localstack.services.cloudformation.resource_provider import OperationStatus
+
+    event = create(self, request)
+    started = time.monotonic()
+    delay = POLL_MIN_S
+    while event.status == OperationStatus.IN_PROGRESS:
+        if time.monotonic() - started + delay > FAST_WAIT_S:
+            LOG.debug(
+                "Lambda function %s still in progress after %.1fs: back to the engine's loop",
+                request.logical_resource_id,
+                time.monotonic() - started,
+            )
+            break
+        time.sleep(delay)
+        delay = min(delay * 2, POLL_MAX_S)
+        # the repeated invocation (custom_context carries the marker) only reads the state
+        event = create(self, request)
+    return event
+
+
+def _update_with_fast_waiters(update: Any, self: Any, request: Any) -> Any:
+    if not isinstance(request.aws_client_factory, _FastWaiterClients):
+        request.aws_client_factory = _FastWaiterClients(request.aws_client_factory)
+    return update(self, request)
+
+
+def _init_with_roomier_pool(init: Any, self: Any, *args: Any, **kwargs: Any) -> None:
+    init(self, *args, **kwargs)
+    default = self.task_executor  # nothing was submitted to it yet
+    self.task_executor = ThreadPoolExecutor(
+        max_workers=LAMBDA_TASK_WORKERS, thread_name_prefix="lambda-service-task"
+    )
+    default.shutdown(wait=False)
+
+
+def localstack_version() -> str | None:
+    try:
+        return version("localstack-core")
+    except PackageNotFoundError:
+        return None
+
+
+def apply_patches() -> bool:
+    """Apply both patches once; False when this LocalStack is not the version they were
+    written against."""
+    global _applied
+    if _applied:
+        return True
+    if os.environ.get("HOSTMODE_CFN_FAST_WAITS", "1") == "0":
+        LOG.debug("HOSTMODE_CFN_FAST_WAITS=0: CloudFormation Lambda waits left as they are")
+        return False
+    found = localstack_version()
+    if found != SUPPORTED_LOCALSTACK:
+        LOG.debug(
+            "localstack-core %s is not %s: CloudFormation Lambda waits left as they are",
+            found,
+            SUPPORTED_LOCALSTACK,
+        )
+        return False
+    from localstack.services.lambda_.invocation.lambda_service import LambdaService
+    from localstack.services.lambda_.resource_providers.aws_lambda_function import (
+        LambdaFunctionProvider,
+    )
+    from localstack.utils.patch import Patch
+
+    Patch.function(LambdaFunctionProvider.create, _create_polling_fast).apply()
+    Patch.function(LambdaFunctionProvider.update, _update_with_fast_waiters).apply()
+    Patch.function(LambdaService.__init__, _init_with_roomier_pool).apply()
+    _applied = True
+    LOG.debug(
+        "CloudFormation AWS::Lambda::Function: state polled every %.0f-%.0f ms instead of 1 s; "
+        "Lambda service task pool: %d threads",
+        POLL_MIN_S * 1000,
+        POLL_MAX_S * 1000,
+        LAMBDA_TASK_WORKERS,
+    )
+    return True
+
+
+@hooks.on_infra_start()
+def hostmode_fast_lambda_cfn_waits() -> None:
+    """on_infra_start hook: see the module docstring."""
+    apply_patches()

@@ -1,0 +1,182 @@
+"""CloudFormation stacks with Lambda functions, with the host-mode patch in place.
+
+plugins/localstack_hostmode/cloudformation.py makes LocalStack's AWS::Lambda::Function provider
+poll the function's state every few milliseconds instead of every second, and gives the Lambda
+service's task pool room for the version rollovers of a stack update. These tests check that
+the waits still wait for the real state: an updated stack serves the NEW code and configuration
+from every function, a second update right after the first does too, and a function that cannot
+start still fails its stack. Timings are not asserted here; `make bench` measures them.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+FUNCTIONS = 6  # several functions, so one update rolls over several versions at once
+CODE = (
+    "import os\n"
+    "def handler(event, context):\n"
+    "    return {{'code': '{marker}', 'greeting': os.environ.get('GREETING')}}\n"
+)
+
+
+def template(marker: str, greeting: str, runtime: str = "python3.13", code: str = CODE) -> str:
+    resources: dict[str, Any] = {
+        "Role": {
+            "Type": "AWS::IAM::Role",
+            "Properties": {
+                "AssumeRolePolicyDocument": {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"Service": "lambda.amazonaws.com"},
+                            "Action": "sts:AssumeRole",
+                        }
+                    ],
+                }
+            },
+        }
+    }
+    for i in range(FUNCTIONS):
+        resources[f"Fn{i}"] = {
+            "Type": "AWS::Lambda::Function",
+            "Properties": {
+                "Runtime": runtime,
+                "Handler": "index.handler",
+                "Role": {"Fn::GetAtt": ["Role", "Arn"]},
+                "Timeout": 10,
+                "Code": {"ZipFile": code.format(marker=marker)},
+                "Environment": {"Variables": {"GREETING": greeting}},
+            },
+        }
+    outputs = {f"Fn{i}Name": {"Value": {"Ref": f"Fn{i}"}} for i in range(FUNCTIONS)}
+    return json.dumps({"Resources": resources, "Outputs": outputs})
+
+
+class Stack:
+    """One uniquely named stack; create/update wait for a terminal status."""
+
+    def __init__(self, cfn: Any, wait_until: Callable[..., Any]) -> None:
+        self.cfn = cfn
+        self.wait_until = wait_until
+        self.name = f"cfn-patch-{uuid.uuid4().hex[:8]}"
+
+    def status(self) -> str:
+        return self.cfn.describe_stacks(StackName=self.name)["Stacks"][0]["StackStatus"]
+
+    def settle(self, timeout: float = 120) -> str:
+        def done() -> str | None:
+            status = self.status()
+            return None if status.endswith("_IN_PROGRESS") else status
+
+        return self.wait_until(done, timeout=timeout, interval=0.2, message=f"{self.name} settles")
+
+    def failures(self) -> list[str]:
+        events = self.cfn.describe_stack_events(StackName=self.name)["StackEvents"]
+        return [
+            f"{e['LogicalResourceId']}: {e.get('ResourceStatusReason')}"
+            for e in events
+            if "FAILED" in e["ResourceStatus"]
+        ]
+
+    def create(self, body: str) -> str:
+        self.cfn.create_stack(StackName=self.name, TemplateBody=body,
+                              Capabilities=["CAPABILITY_IAM"])
+        return self.settle()
+
+    def update(self, body: str) -> str:
+        self.cfn.update_stack(StackName=self.name, TemplateBody=body,
+                              Capabilities=["CAPABILITY_IAM"])
+        return self.settle()
+
+    def function_names(self) -> list[str]:
+        outputs = self.cfn.describe_stacks(StackName=self.name)["Stacks"][0].get("Outputs", [])
+        return sorted(o["OutputValue"] for o in outputs)
+
+
+@pytest.fixture
+def stack(aws_client: Callable[..., Any], wait_until: Callable[..., Any]) -> Iterator[Stack]:
+    s = Stack(aws_client("cloudformation"), wait_until)
+    yield s
+    try:
+        s.cfn.delete_stack(StackName=s.name)
+
+        def gone() -> bool:
+            stacks = s.cfn.describe_stacks(StackName=s.name)["Stacks"]
+            return not stacks or stacks[0]["StackStatus"] == "DELETE_COMPLETE"
+
+        wait_until(gone, timeout=120, interval=0.2, message=f"{s.name} deleted")
+    except s.cfn.exceptions.ClientError as e:
+        if "does not exist" not in str(e):
+            raise
+
+
+def serves(lam: Any, name: str) -> dict[str, Any]:
+    response = lam.invoke(FunctionName=name, Payload=b"{}")
+    body = json.loads(response["Payload"].read())
+    assert "FunctionError" not in response, body
+    return body
+
+
+def test_fast_wait_hook_is_loaded(localstack: str) -> None:
+    # GIVEN LocalStack's own plugin listing
+    import urllib.request
+
+    with urllib.request.urlopen(f"{localstack}/_localstack/plugins", timeout=10) as resp:
+        plugins = json.loads(resp.read())
+    providers = {p["name"] for p in plugins.get("localstack.aws.provider", [])}
+    if "dynamodb:moto" not in providers:
+        pytest.skip("LocalStack runs without the localstack-hostmode plugins (Docker mode)")
+
+    # THEN the host-mode CloudFormation hook ran at start
+    hooks = {p["name"]: p for p in plugins.get("localstack.hooks.on_infra_start", [])}
+    assert hooks.get("hostmode_fast_lambda_cfn_waits", {}).get("is_loaded"), hooks.keys()
+
+
+def test_updated_stack_serves_the_new_code_from_every_function(
+    stack: Stack, aws_client: Callable[..., Any]
+) -> None:
+    lam = aws_client("lambda")
+    # GIVEN a stack of functions serving v1
+    assert stack.create(template("v1", "hello")) == "CREATE_COMPLETE", stack.failures()
+    names = stack.function_names()
+    assert len(names) == FUNCTIONS
+    for name in names:
+        assert serves(lam, name) == {"code": "v1", "greeting": "hello"}
+
+    # WHEN the code and the environment change in one update
+    assert stack.update(template("v2", "bonjour")) == "UPDATE_COMPLETE", stack.failures()
+
+    # THEN every function is Active, its update Successful, and it serves the new code at once
+    for name in names:
+        config = lam.get_function_configuration(FunctionName=name)
+        assert (config["State"], config["LastUpdateStatus"]) == ("Active", "Successful"), config
+        assert serves(lam, name) == {"code": "v2", "greeting": "bonjour"}
+
+    # WHEN the code changes again right away (the previous rollovers' stops may still run)
+    assert stack.update(template("v3", "bonjour")) == "UPDATE_COMPLETE", stack.failures()
+
+    # THEN the newest code is what runs
+    for name in names:
+        assert serves(lam, name) == {"code": "v3", "greeting": "bonjour"}
+
+
+def test_function_that_cannot_start_still_fails_its_stack(stack: Stack) -> None:
+    # GIVEN functions the host cannot run (the host-mode executor runs Python only)
+    body = template("v1", "hello", runtime="nodejs20.x",
+                    code="exports.handler = async () => ({{code: '{marker}'}});\n")
+
+    # WHEN the stack is created
+    status = stack.create(body)
+
+    # THEN the create fails instead of waiting forever or reporting success
+    assert status in ("ROLLBACK_COMPLETE", "CREATE_FAILED", "ROLLBACK_FAILED"), status
+    assert any(f.startswith("Fn") for f in stack.failures()), stack.failures()
