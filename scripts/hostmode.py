@@ -12,6 +12,9 @@ Host mode runs ``python -m localstack.runtime.main`` from ``.localstack/venv`` i
 bound to 127.0.0.1:$LOCALSTACK_PORT, with per-port state under ``.localstack/run/<port>/``.
 Environment: LOCALSTACK_MODE=auto|docker|host, LOCALSTACK_PORT (4566), and LocalStack's own knobs
 (DEBUG, PERSISTENCE, LAMBDA_KEEPALIVE_MS, SERVICES, EAGER_SERVICE_LOADING, ...) pass through.
+Host mode only: HOSTMODE_INIT_SCRIPT (the ready.d script instead of init-aws.sh; empty: none),
+HOSTMODE_STOP_TIMEOUT (seconds `down` waits after SIGTERM before SIGKILL, default 5),
+HOSTMODE_START_TIMEOUT, HOSTMODE_INIT_TIMEOUT.
 
 Standard library only; runs under any python3 >= 3.9.
 """
@@ -55,7 +58,10 @@ PREINSTALL_PACKAGES = ["kinesis-mock"]
 
 HEALTH_TIMEOUT_S = float(os.environ.get("HOSTMODE_START_TIMEOUT", "90"))
 INIT_TIMEOUT_S = float(os.environ.get("HOSTMODE_INIT_TIMEOUT", "120"))
-TERM_GRACE_S = 5.0
+# how long `down` waits for LocalStack to shut down in order before it sends SIGKILL
+TERM_GRACE_S = float(os.environ.get("HOSTMODE_STOP_TIMEOUT", "5"))
+# what is left once LocalStack has exited (Lambda workers) gets this long after SIGTERM
+LEFTOVER_GRACE_S = 2.0
 
 
 # ----------------------------------------------------------------------------- output
@@ -105,6 +111,20 @@ def pid_file() -> Path:
 
 def init_log_file() -> Path:
     return run_dir() / "init-aws.log"
+
+
+def init_script() -> Path | None:
+    """The ready.d script `up` runs: init-aws.sh, or HOSTMODE_INIT_SCRIPT (empty: none)."""
+    override = os.environ.get("HOSTMODE_INIT_SCRIPT")
+    if override is None:
+        return INIT_SCRIPT
+    if not override.strip():
+        return None
+    path = Path(override).expanduser()
+    path = path if path.is_absolute() else ROOT / path
+    if not path.is_file():
+        raise HostmodeError(f"HOSTMODE_INIT_SCRIPT not found: {path}")
+    return path.resolve()
 
 
 # ----------------------------------------------------------------------------- small utils
@@ -627,10 +647,11 @@ def prepare_filesystem() -> None:
     for old in ready_d.iterdir():
         if old.is_symlink() or old.is_file():
             old.unlink()
-    if INIT_SCRIPT.exists():
-        wrapper = ready_d / INIT_SCRIPT.name
+    script = init_script()
+    if script is not None and script.exists():
+        wrapper = ready_d / (script.name if script.suffix == ".sh" else script.name + ".sh")
         wrapper.write_text(INIT_WRAPPER.format(
-            url=url(), log=_sh_quote(str(init_log_file())), script=_sh_quote(str(INIT_SCRIPT))))
+            url=url(), log=_sh_quote(str(init_log_file())), script=_sh_quote(str(script))))
         wrapper.chmod(0o755)
     # pre-installed packages (kinesis mock ...) appear as LocalStack's static libs
     static = fs / "usr" / "lib" / "localstack"
@@ -767,24 +788,43 @@ def backend_ports() -> set[int]:
     return ports
 
 
+def _wait_leader_gone(leader: Proc, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while True:
+        p = proc_info(leader.pid)
+        if p is None or p.start != leader.start:
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+
+
 def stop_host(info: dict | None) -> int:
-    """TERM our whole process tree, wait, KILL what is left. Returns how many were stopped."""
+    """Stop LocalStack and everything it started; KILL what does not stop.
+
+    SIGTERM goes to LocalStack alone first: its shutdown stops the DynamoDB backend, the Kinesis
+    mock and the Lambda workers in order (signalled at the same time, a backend died under a
+    still-running LocalStack, which restarted it). What is left after it exited (or everything,
+    if it was already dead) gets SIGTERM, then SIGKILL. Returns how many processes were stopped.
+    """
     procs = our_processes(info)
     ports = {port()} | backend_ports()
     if procs:
         leader = leader_alive(info)
         what = f"LocalStack pid {leader.pid}" if leader else "orphans of a dead LocalStack"
         log(f"stopping {len(procs)} process(es) ({what})")
+        leader_hung = False
         if leader:
-            try:
-                os.killpg(leader.pid, signal.SIGTERM)
-            except (ProcessLookupError, PermissionError):
-                pass
-        _signal([p.pid for p in procs], signal.SIGTERM)
-        left = _wait_gone(info, TERM_GRACE_S)
+            _signal([leader.pid], signal.SIGTERM)
+            leader_hung = not _wait_leader_gone(leader, TERM_GRACE_S)
+        left = our_processes(info)
+        if left and not leader_hung:
+            _signal([p.pid for p in left], signal.SIGTERM)
+            left = _wait_gone(info, LEFTOVER_GRACE_S if leader else TERM_GRACE_S)
         if left:
-            log(f"{len(left)} process(es) ignored SIGTERM; sending SIGKILL: "
-                + "; ".join(f"{p.pid} {p.cmdline[:60]}" for p in left))
+            why = (f"LocalStack did not exit within {TERM_GRACE_S:g}s of SIGTERM" if leader_hung
+                   else f"{len(left)} process(es) ignored SIGTERM")
+            log(f"{why}; sending SIGKILL: " + "; ".join(f"{p.pid} {p.cmdline[:60]}" for p in left))
             for p in left:
                 try:
                     os.killpg(p.pgid, signal.SIGKILL) if p.pgid == p.pid else None

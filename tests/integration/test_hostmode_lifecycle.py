@@ -1,17 +1,21 @@
 """`make up` / `make down` in host mode, on a port of their own (not the session's LocalStack).
 
-Each test starts and stops its own LocalStack on TEST_PORT, so these are slow (a start is
-several seconds); they check what `down` must guarantee: no LocalStack, no DynamoDB backend, no
-Lambda worker and no listening port left behind, also after a stale pid file, a SIGKILLed or a
-hung LocalStack.
+Each test starts and stops its own LocalStack on TEST_PORT; they check what `down` must
+guarantee: no LocalStack, no DynamoDB backend, no Lambda worker and no listening port left
+behind, also after a stale pid file, a SIGKILLed or a hung LocalStack; and that everything host
+mode starts listens on 127.0.0.1 only. init-aws.sh is the session's business (test_init_aws.py):
+here `up` runs a two-table init script (HOSTMODE_INIT_SCRIPT), except where init-aws.sh failing
+is the point, which keeps a start at about 2 s instead of 10-15 s.
 """
 
 from __future__ import annotations
 
 import io
+import ipaddress
 import json
 import os
 import signal
+import socket
 import subprocess
 import time
 import zipfile
@@ -42,9 +46,33 @@ PID_FILE = RUN_DIR / "localstack.pid"
 URL = f"http://127.0.0.1:{TEST_PORT}"
 
 
-def make(target: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+# what `up` runs instead of init-aws.sh here: the tables the scenarios look for
+LIGHT_INIT = """#!/usr/bin/env bash
+set -euo pipefail
+pids=()
+for table in users orders; do
+    awslocal dynamodb create-table --table-name "$table" --billing-mode PAY_PER_REQUEST \\
+        --attribute-definitions AttributeName=id,AttributeType=S \\
+        --key-schema AttributeName=id,KeyType=HASH >/dev/null &
+    pids+=("$!")
+done
+for pid in "${pids[@]}"; do wait "$pid"; done
+echo "light init done"
+"""
+
+
+@pytest.fixture(scope="module")
+def light_init(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    script = tmp_path_factory.mktemp("hostmode-init") / "light-init.sh"
+    script.write_text(LIGHT_INIT)
+    script.chmod(0o755)
+    return script
+
+
+def make(target: str, timeout: float = 600,
+         **env_overrides: str) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, LOCALSTACK_PORT=str(TEST_PORT), AWS_ENDPOINT_URL=URL,
-               LOCALSTACK_MODE="host")
+               LOCALSTACK_MODE="host", **env_overrides)
     return subprocess.run(["make", "--no-print-directory", "-C", str(ROOT), target], env=env,
                           capture_output=True, text=True, timeout=timeout)
 
@@ -83,6 +111,77 @@ def listening(port: int) -> bool:
                 if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
                     return True
     return False
+
+
+def our_pids() -> set[int]:
+    """This instance's processes: marked ones and every descendant of LocalStack."""
+    found = set(marked_processes())
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    todo = list(found)
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in found and alive(child):
+                found.add(child)
+                todo.append(child)
+    return found
+
+
+def _decode_address(hex_addr: str) -> str:
+    raw = bytes.fromhex(hex_addr)
+    if len(raw) == 4:
+        return socket.inet_ntop(socket.AF_INET, raw[::-1])
+    # /proc/net/tcp6: four 32-bit words, each in host (little-endian) order
+    return socket.inet_ntop(socket.AF_INET6, b"".join(raw[i:i + 4][::-1] for i in range(0, 16, 4)))
+
+
+def listening_sockets(pids: set[int]) -> list[tuple[int, str, int]]:
+    """(pid, address, port) of every listening TCP socket the given processes hold."""
+    listeners: dict[int, tuple[str, int]] = {}
+    for name in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(name) as f:
+            for line in f.readlines()[1:]:
+                fields = line.split()
+                if fields[3] == "0A":
+                    addr, port = fields[1].rsplit(":", 1)
+                    listeners[int(fields[9])] = (_decode_address(addr), int(port, 16))
+    found = []
+    for pid in sorted(pids):
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                link = os.readlink(f"/proc/{pid}/fd/{fd}")
+            except OSError:
+                continue
+            if link.startswith("socket:["):
+                inode = int(link[8:-1])
+                if inode in listeners:
+                    found.append((pid, *listeners[inode]))
+    return found
+
+
+def is_loopback(address: str) -> bool:
+    ip = ipaddress.ip_address(address)
+    mapped = getattr(ip, "ipv4_mapped", None)
+    return ip.is_loopback or bool(mapped and mapped.is_loopback)
+
+
+def cmdline(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
 
 
 def leader_pid() -> int:
@@ -138,34 +237,47 @@ def start_worker() -> int:
     return pid
 
 
-def test_up_twice_then_down_leaves_nothing(instance: None) -> None:
+def test_up_twice_then_down_leaves_nothing(instance: None, light_init: Path) -> None:
     # GIVEN a stopped LocalStack WHEN `make up`
-    first = make("up")
+    first = make("up", HOSTMODE_INIT_SCRIPT=str(light_init))
     assert first.returncode == 0, first.stderr
     assert "ready" in first.stderr
     leader = leader_pid()
-    # THEN it answers, init-aws.sh ran, and DynamoDB runs on its moto backend
+    # THEN it answers, the init script ran, and DynamoDB runs on its moto backend
     assert "users" in client("dynamodb").list_tables()["TableNames"]
     backend, backend_port = backend_pid_and_port()
     assert alive(backend) and listening(backend_port)
     worker = start_worker()
+    client("kinesis").list_streams()  # starts the Kinesis mock (node)
+
+    # AND everything it started listens on loopback only
+    sockets = listening_sockets(our_pids())
+    exposed = [(pid, addr, port, cmdline(pid)[:80]) for pid, addr, port in sockets
+               if not is_loopback(addr)]
+    assert exposed == [], f"listening beyond 127.0.0.1: {exposed}"
+    ports = {port for _, _, port in sockets}
+    assert {TEST_PORT, backend_port} <= ports
+    assert any("kinesis" in cmdline(pid) for pid, _, _ in sockets), sockets
 
     # WHEN `make up` again THEN it is a no-op that says so
-    second = make("up")
+    second = make("up", HOSTMODE_INIT_SCRIPT=str(light_init))
     assert second.returncode == 0, second.stderr
     assert "already running" in second.stderr
     assert leader_pid() == leader
 
-    # WHEN `make down` THEN no LocalStack, backend, worker or port is left
+    # WHEN `make down` THEN LocalStack shuts down in order (no SIGKILL needed) and no
+    # LocalStack, backend, Kinesis mock, worker or port is left
     down = make("down")
     assert down.returncode == 0, down.stderr
-    assert_nothing_left([leader, backend, worker], [backend_port])
+    assert "SIGKILL" not in down.stderr, down.stderr
+    assert_nothing_left([leader, backend, worker, *(pid for pid, _, _ in sockets)],
+                        sorted(ports))
     # and `make down` again is a no-op
     again = make("down")
     assert again.returncode == 0 and "not running" in again.stderr
 
 
-def test_up_recovers_from_a_stale_pid_file(instance: None) -> None:
+def test_up_recovers_from_a_stale_pid_file(instance: None, light_init: Path) -> None:
     # GIVEN a pid file whose process is long gone
     dead = subprocess.Popen(["true"])
     dead.wait()
@@ -173,7 +285,7 @@ def test_up_recovers_from_a_stale_pid_file(instance: None) -> None:
     PID_FILE.write_text(json.dumps({"mode": "host", "pid": dead.pid, "start": 1,
                                     "port": TEST_PORT, "started_at": time.time() - 60}))
     # WHEN `make up` THEN it notices, starts a fresh LocalStack and works
-    result = make("up")
+    result = make("up", HOSTMODE_INIT_SCRIPT=str(light_init))
     assert result.returncode == 0, result.stderr
     assert "stale" in result.stderr
     assert leader_pid() != dead.pid
@@ -181,8 +293,8 @@ def test_up_recovers_from_a_stale_pid_file(instance: None) -> None:
 
 
 def test_killed_localstack_takes_its_backend_along_and_up_recovers(
-        instance: None, wait_until: Callable[..., Any]) -> None:
-    assert make("up").returncode == 0
+        instance: None, light_init: Path, wait_until: Callable[..., Any]) -> None:
+    assert make("up", HOSTMODE_INIT_SCRIPT=str(light_init)).returncode == 0
     leader = leader_pid()
     backend, backend_port = backend_pid_and_port()
     worker = start_worker()
@@ -191,7 +303,7 @@ def test_killed_localstack_takes_its_backend_along_and_up_recovers(
     # THEN the DynamoDB backend dies with it (PR_SET_PDEATHSIG)
     wait_until(lambda: not alive(backend), timeout=10, message="moto backend to exit")
     # WHEN `make up` THEN it cleans up and starts a working instance
-    result = make("up")
+    result = make("up", HOSTMODE_INIT_SCRIPT=str(light_init))
     assert result.returncode == 0, result.stderr
     assert leader_pid() != leader
     assert "users" in client("dynamodb").list_tables()["TableNames"]
@@ -201,8 +313,8 @@ def test_killed_localstack_takes_its_backend_along_and_up_recovers(
     assert_nothing_left([leader, backend, worker, new_backend], [backend_port, new_port])
 
 
-def test_down_after_kill_stops_orphans(instance: None) -> None:
-    assert make("up").returncode == 0
+def test_down_after_kill_stops_orphans(instance: None, light_init: Path) -> None:
+    assert make("up", HOSTMODE_INIT_SCRIPT=str(light_init)).returncode == 0
     leader = leader_pid()
     backend, backend_port = backend_pid_and_port()
     worker = start_worker()
@@ -213,13 +325,15 @@ def test_down_after_kill_stops_orphans(instance: None) -> None:
 
 
 def test_down_kills_a_hung_localstack(instance: None) -> None:
-    assert make("up").returncode == 0
+    assert make("up", HOSTMODE_INIT_SCRIPT="").returncode == 0
     leader = leader_pid()
+    client("dynamodb").list_tables()  # starts the moto backend
     backend, backend_port = backend_pid_and_port()
     # GIVEN a LocalStack that no longer reacts to SIGTERM
     os.kill(leader, signal.SIGSTOP)
     try:
-        result = make("down")
+        # WHEN `make down` (with a shorter grace than the default 5 s) THEN it SIGKILLs it
+        result = make("down", HOSTMODE_STOP_TIMEOUT="2")
         assert result.returncode == 0, result.stderr
         assert "SIGKILL" in result.stderr
         assert_nothing_left([leader, backend], [backend_port])

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -275,3 +277,97 @@ def test_launcher_parses_as_python_3_9() -> None:
     ast.parse(source, feature_version=(3, 9))
     # runtime-evaluated annotations would need 3.10 for `X | None`; postponed evaluation is on
     assert "from __future__ import annotations" in source
+
+
+# ----------------------------------------------------------------------------- init script knob
+
+
+def test_init_script_override(home: Path, tmp_path: Path,
+                              monkeypatch: pytest.MonkeyPatch) -> None:
+    script = tmp_path / "my-init.sh"
+    script.write_text("#!/usr/bin/env bash\necho hi\n")
+    monkeypatch.setenv("HOSTMODE_INIT_SCRIPT", str(script))
+    hostmode.prepare_filesystem()
+    ready_d = hostmode.fs_root() / "etc" / "localstack" / "init" / "ready.d"
+    assert sorted(p.name for p in ready_d.iterdir()) == ["my-init.sh"]
+    assert str(script) in (ready_d / "my-init.sh").read_text()
+    # empty: no init script at all (and the previous one is gone)
+    monkeypatch.setenv("HOSTMODE_INIT_SCRIPT", "")
+    hostmode.prepare_filesystem()
+    assert list(ready_d.iterdir()) == []
+    monkeypatch.setenv("HOSTMODE_INIT_SCRIPT", str(tmp_path / "missing.sh"))
+    with pytest.raises(hostmode.HostmodeError, match="HOSTMODE_INIT_SCRIPT"):
+        hostmode.prepare_filesystem()
+
+
+# ----------------------------------------------------------------------------- stopping
+
+# A stand-in for LocalStack: starts a marked worker; on SIGTERM stops it itself, then exits.
+FAKE_WORKER = r"""
+import signal, sys, time
+log = sys.argv[1]
+def on(sig, _f):
+    what = "TERM by launcher" if sig == signal.SIGTERM else "stopped by leader"
+    open(log, "a").write("worker got %s\n" % what)
+    sys.exit(0)
+signal.signal(signal.SIGTERM, on)
+signal.signal(signal.SIGUSR1, on)
+open(log, "a").write("worker ready\n")
+while True:
+    time.sleep(0.05)
+"""
+FAKE_LEADER = r"""
+import signal, subprocess, sys, time
+log, hang, worker_code = sys.argv[1], sys.argv[2] == "hang", sys.argv[3]
+worker = subprocess.Popen([sys.executable, "-c", worker_code, log])
+def on_term(_s, _f):
+    open(log, "a").write("leader got TERM\n")
+    time.sleep(0.3)  # an orderly shutdown takes a moment
+    worker.send_signal(signal.SIGUSR1)
+    worker.wait()
+    sys.exit(0)
+signal.signal(signal.SIGTERM, signal.SIG_IGN if hang else on_term)
+while True:
+    time.sleep(0.05)
+"""
+
+
+def _start_fake_leader(home: Path, tmp_path: Path, hang: bool) -> tuple[dict, Path]:
+    hostmode.run_dir().mkdir(parents=True, exist_ok=True)
+    log = tmp_path / "events.log"
+    env = dict(os.environ, HOSTMODE_RUN_DIR=str(hostmode.run_dir()))
+    proc = subprocess.Popen([sys.executable, "-c", FAKE_LEADER, str(log),
+                             "hang" if hang else "ok", FAKE_WORKER], env=env,
+                            start_new_session=True)
+    deadline = time.monotonic() + 10
+    while "worker ready" not in (log.read_text() if log.exists() else ""):
+        assert time.monotonic() < deadline, "fake LocalStack did not start"
+        time.sleep(0.05)
+    me = hostmode.proc_info(proc.pid)
+    assert me is not None
+    info = {"mode": "host", "pid": proc.pid, "start": me.start}
+    hostmode.pid_file().write_text(json.dumps(info))
+    proc.returncode = 0  # reaped by the test's interpreter only as a zombie; proc_info skips it
+    return info, log
+
+
+def test_down_lets_localstack_stop_its_own_processes_first(
+        home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    info, log = _start_fake_leader(home, tmp_path, hang=False)
+    assert hostmode.stop_host(info) == 2
+    events = log.read_text().splitlines()
+    # SIGTERM reached LocalStack alone; it stopped its worker before anything else did
+    assert events == ["worker ready", "leader got TERM", "worker got stopped by leader"]
+    assert "SIGKILL" not in capsys.readouterr().err
+    assert hostmode.our_processes(info) == []
+    assert not hostmode.pid_file().exists()
+
+
+def test_down_kills_what_ignores_sigterm(home: Path, tmp_path: Path,
+                                         monkeypatch: pytest.MonkeyPatch,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(hostmode, "TERM_GRACE_S", 0.5)
+    info, _ = _start_fake_leader(home, tmp_path, hang=True)
+    assert hostmode.stop_host(info) == 2
+    assert "did not exit within 0.5s of SIGTERM; sending SIGKILL" in capsys.readouterr().err
+    assert hostmode.our_processes(info) == []
