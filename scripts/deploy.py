@@ -685,7 +685,6 @@ def wait_event_sources(stack_name: str, timeout: float = 30) -> int:
 def collect_outputs(stack_name: str) -> dict[str, str]:
     outputs = st.describe_outputs(stack_name)
     if "ApiUrl" in outputs:
-        outputs["ApiUrlAws"] = outputs["ApiUrl"]
         outputs["ApiUrl"] = st.api_url_for_endpoint(outputs["ApiUrl"]).rstrip("/")
     if st.is_local():
         # queue URLs in the form the endpoint serves (the AWS form works too, but is misleading)
@@ -701,7 +700,8 @@ def collect_outputs(stack_name: str) -> dict[str, str]:
 def write_outputs(stack_name: str, outputs: dict[str, str]) -> None:
     BUILD_DIR.mkdir(parents=True, exist_ok=True)
     data = {"_stack": stack_name, "_endpoint": st.endpoint_url(), **outputs}
-    tmp = st.OUTPUTS_FILE.with_suffix(".tmp")
+    # one temp file per process: deploys to other ports may finish at the same moment
+    tmp = st.OUTPUTS_FILE.with_suffix(f".{os.getpid()}.tmp")
     tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
     tmp.replace(st.OUTPUTS_FILE)
 
