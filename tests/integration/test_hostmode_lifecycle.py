@@ -71,10 +71,16 @@ def light_init(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def make(target: str, timeout: float = 600,
          **env_overrides: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, LOCALSTACK_PORT=str(TEST_PORT), AWS_ENDPOINT_URL=URL,
-               LOCALSTACK_MODE="host", **env_overrides)
-    return subprocess.run(["make", "--no-print-directory", "-C", str(ROOT), target], env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    settings = {"LOCALSTACK_PORT": str(TEST_PORT), "AWS_ENDPOINT_URL": URL,
+                "LOCALSTACK_MODE": "host"}
+    env = dict(os.environ, **settings, **env_overrides)
+    # under `make test LOCALSTACK_PORT=...` the caller's command-line variables reach this make
+    # through MAKEFLAGS and would beat the environment: this must never touch another port
+    for key in ("MAKEFLAGS", "MFLAGS", "MAKEOVERRIDES", "MAKELEVEL"):
+        env.pop(key, None)
+    args = [f"{key}={value}" for key, value in settings.items()]
+    return subprocess.run(["make", "--no-print-directory", "-C", str(ROOT), target, *args],
+                          env=env, capture_output=True, text=True, timeout=timeout)
 
 
 def alive(pid: int) -> bool:
