@@ -27,6 +27,8 @@ from urllib.parse import urlparse
 
 import pytest
 
+import stack
+
 ROOT = Path(__file__).resolve().parent.parent
 HOSTMODE = ROOT / "scripts" / "hostmode.py"
 DEFAULT_ENDPOINT = "http://127.0.0.1:4566"
@@ -176,26 +178,12 @@ def aws_client(localstack: str) -> Callable[..., Any]:
 
 def poll_until[T](predicate: Callable[[], T], timeout: float = 10.0, interval: float = 0.1,
                message: str = "condition") -> T:
-    """Call ``predicate`` until it returns a truthy value (returned) or the deadline passes.
-
-    AssertionError raised by the predicate counts as "not yet"; the last one is re-raised at the
-    deadline, so the assertion that failed is what the test reports.
-    """
-    deadline = time.monotonic() + timeout
-    last_error: AssertionError | None = None
-    while True:
-        try:
-            result = predicate()
-            if result:
-                return result
-            last_error = None
-        except AssertionError as e:
-            last_error = e
-        if time.monotonic() >= deadline:
-            if last_error is not None:
-                raise last_error
-            raise AssertionError(f"timed out after {timeout}s waiting for {message}")
-        time.sleep(interval)
+    """``stack.wait_until`` for tests: an AssertionError from ``predicate`` counts as "not yet"
+    and the last one is re-raised at the deadline; a plain timeout is a test failure too."""
+    try:
+        return stack.wait_until(predicate, timeout=timeout, interval=interval, what=message)
+    except TimeoutError as e:
+        raise AssertionError(str(e)) from None
 
 
 @pytest.fixture(scope="session")
