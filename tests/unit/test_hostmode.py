@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -332,6 +334,24 @@ while True:
 """
 
 
+@pytest.fixture
+def fake_leader(home: Path, tmp_path: Path) -> Iterator[Callable[[bool], tuple[dict, Path]]]:
+    """Starts fake LocalStacks (own session each); whatever a failing test leaves is killed."""
+    groups: list[int] = []
+
+    def start(hang: bool) -> tuple[dict, Path]:
+        info, log = _start_fake_leader(home, tmp_path, hang)
+        groups.append(info["pid"])
+        return info, log
+
+    yield start
+    for group in groups:
+        try:
+            os.killpg(group, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
 def _start_fake_leader(home: Path, tmp_path: Path, hang: bool) -> tuple[dict, Path]:
     hostmode.run_dir().mkdir(parents=True, exist_ok=True)
     log = tmp_path / "events.log"
@@ -352,8 +372,9 @@ def _start_fake_leader(home: Path, tmp_path: Path, hang: bool) -> tuple[dict, Pa
 
 
 def test_down_lets_localstack_stop_its_own_processes_first(
-        home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    info, log = _start_fake_leader(home, tmp_path, hang=False)
+        fake_leader: Callable[[bool], tuple[dict, Path]],
+        capsys: pytest.CaptureFixture[str]) -> None:
+    info, log = fake_leader(False)
     assert hostmode.stop_host(info) == 2
     events = log.read_text().splitlines()
     # SIGTERM reached LocalStack alone; it stopped its worker before anything else did
@@ -363,11 +384,11 @@ def test_down_lets_localstack_stop_its_own_processes_first(
     assert not hostmode.pid_file().exists()
 
 
-def test_down_kills_what_ignores_sigterm(home: Path, tmp_path: Path,
+def test_down_kills_what_ignores_sigterm(fake_leader: Callable[[bool], tuple[dict, Path]],
                                          monkeypatch: pytest.MonkeyPatch,
                                          capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setattr(hostmode, "TERM_GRACE_S", 0.5)
-    info, _ = _start_fake_leader(home, tmp_path, hang=True)
+    info, _ = fake_leader(True)
     assert hostmode.stop_host(info) == 2
     assert "did not exit within 0.5s of SIGTERM; sending SIGKILL" in capsys.readouterr().err
     assert hostmode.our_processes(info) == []
