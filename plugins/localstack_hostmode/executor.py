@@ -95,6 +95,7 @@ INIT_EXITED = b"X"
 
 _live_children: weakref.WeakSet[ChildProcess] = weakref.WeakSet()
 _live_lock = threading.Lock()
+_shutting_down = threading.Event()
 
 
 def gateway_host() -> str:
@@ -130,6 +131,14 @@ def _kill_all_children() -> None:
         children = list(_live_children)
     for child in children:
         child.kill()
+
+
+def stop_all_workers() -> None:
+    """LocalStack is shutting down: its gateway takes no new requests, so an invocation whose
+    handler calls back into it could only hang (and hold up the shutdown) until the SDK times
+    out. Every runtime process is killed now, and no new one starts."""
+    _shutting_down.set()
+    _kill_all_children()
 
 
 atexit.register(_kill_all_children)
@@ -172,6 +181,8 @@ class ChildProcess:
     # -- lifecycle ---------------------------------------------------------------------------
 
     def _spawn(self, command: list[str], child_config: dict, env: dict[str, str], cwd: str) -> None:
+        if _shutting_down.is_set():
+            raise RuntimeError("LocalStack is shutting down: no new Lambda runtime starts")
         # os.pipe() fds are close-on-exec: no other runtime process inherits them
         req_r, self.req_w = os.pipe()
         self.resp_r, resp_w = os.pipe()

@@ -7,6 +7,8 @@
   long poll of an internal queue and the pollers are joined a few at a time; then the interpreter
   spent seconds garbage-collecting at exit. At shutdown those queues are interrupted, and once
   LocalStack has shut down in order the process exits without the final collection.
+  In-flight invocations (e.g. from an event source mapping) are ended at the start of shutdown:
+  their handlers' calls back into the stopping gateway would otherwise hang it.
 
 Declared in plugins/pyproject.toml (namespace ``localstack.hooks.on_infra_start``).
 """
@@ -148,10 +150,20 @@ def _exit_without_final_gc() -> None:
         os._exit(code if isinstance(code, int) else 0)
 
 
+def _stop_lambda_workers() -> None:
+    executor = sys.modules.get("localstack_hostmode.executor")
+    if executor is not None:  # else no function ever ran
+        executor.stop_all_workers()
+
+
 @hooks.on_infra_start(priority=100)
 def hostmode_runtime_patches():
     """Host mode only (these plugins are installed in host mode's venv only)."""
+    from localstack.runtime.shutdown import SHUTDOWN_HANDLERS
+
     patch_kinesis_mock_loopback()
     patch_lambda_pollers_interrupt_on_shutdown()
+    # first thing at shutdown, before the services stop (an in-flight invoke blocked it for 5 s+)
+    SHUTDOWN_HANDLERS.register(_stop_lambda_workers)
     if os.environ.get("HOSTMODE_FAST_EXIT", "1") != "0":
         atexit.register(_exit_without_final_gc)
