@@ -17,6 +17,7 @@ import os
 import signal
 import socket
 import subprocess
+import threading
 import time
 import zipfile
 from collections.abc import Callable, Iterator
@@ -221,6 +222,36 @@ def instance(wait_until: Callable[..., Any]) -> Iterator[None]:
     assert result.returncode == 0, result.stderr
 
 
+# {"busy": true}: keeps calling back into LocalStack until its timeout, like a handler that is
+# mid-way through its work when `make down` comes
+WORKER_CODE = """import os, boto3
+def handler(event, context):
+    if event.get("busy"):
+        ddb = boto3.client("dynamodb")
+        ddb.put_item(TableName="users", Item={"id": {"S": "busy-started"}})
+        while context.get_remaining_time_in_millis() > 1000:
+            ddb.list_tables()
+    return {"pid": os.getpid()}
+"""
+
+
+def start_busy_invocation(wait_until: Callable[..., Any]) -> threading.Thread:
+    """Invoke the worker function busy, in the background; returns once its handler runs."""
+    def invoke() -> None:
+        try:
+            client("lambda").invoke(FunctionName="hostmode-pid", Payload=b'{"busy": true}')
+        except Exception:  # the connection ends with LocalStack; what matters is `down`
+            pass
+
+    thread = threading.Thread(target=invoke, daemon=True)
+    thread.start()
+    ddb = client("dynamodb")
+    wait_until(lambda: "Item" in ddb.get_item(TableName="users",
+                                              Key={"id": {"S": "busy-started"}}),
+               timeout=30, message="the busy invocation to start")
+    return thread
+
+
 def start_worker() -> int:
     """Deploy and invoke a function; returns the pid of its (warm) worker process."""
     lam, iam = client("lambda"), client("iam")
@@ -230,10 +261,9 @@ def start_worker() -> int:
     }))["Role"]["Arn"]
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
-        zf.writestr("fn.py", "import os\ndef handler(event, context):\n"
-                             "    return {'pid': os.getpid()}\n")
+        zf.writestr("fn.py", WORKER_CODE)
     lam.create_function(FunctionName="hostmode-pid", Runtime="python3.12", Role=role,
-                        Handler="fn.handler", Code={"ZipFile": buf.getvalue()})
+                        Handler="fn.handler", Code={"ZipFile": buf.getvalue()}, Timeout=60)
     lam.get_waiter("function_active_v2").wait(FunctionName="hostmode-pid",
                                               WaiterConfig={"Delay": 0.5, "MaxAttempts": 60})
     out = lam.invoke(FunctionName="hostmode-pid")
@@ -243,7 +273,8 @@ def start_worker() -> int:
     return pid
 
 
-def test_up_twice_then_down_leaves_nothing(instance: None, light_init: Path) -> None:
+def test_up_twice_then_down_leaves_nothing(instance: None, light_init: Path,
+                                           wait_until: Callable[..., Any]) -> None:
     # GIVEN a stopped LocalStack WHEN `make up`
     first = make("up", HOSTMODE_INIT_SCRIPT=str(light_init))
     assert first.returncode == 0, first.stderr
@@ -271,8 +302,10 @@ def test_up_twice_then_down_leaves_nothing(instance: None, light_init: Path) -> 
     assert "already running" in second.stderr
     assert leader_pid() == leader
 
-    # WHEN `make down` THEN LocalStack shuts down in order (no SIGKILL needed) and no
+    # WHEN `make down` while an invocation is busy calling back into LocalStack
+    # THEN LocalStack shuts down in order (no SIGKILL needed) and no
     # LocalStack, backend, Kinesis mock, worker or port is left
+    busy = start_busy_invocation(wait_until)
     down = make("down")
     assert down.returncode == 0, down.stderr
     assert "SIGKILL" not in down.stderr, down.stderr
@@ -281,6 +314,8 @@ def test_up_twice_then_down_leaves_nothing(instance: None, light_init: Path) -> 
     # and `make down` again is a no-op
     again = make("down")
     assert again.returncode == 0 and "not running" in again.stderr
+    busy.join(timeout=30)
+    assert not busy.is_alive()
 
 
 def test_up_recovers_from_a_stale_pid_file(instance: None, light_init: Path) -> None:
