@@ -286,17 +286,22 @@ def _runtime_without_interpreter() -> str:
     pytest.skip("every Python runtime LocalStack accepts has an interpreter on this machine")
 
 
-def test_missing_interpreter_fails_the_function_with_a_reason(make_function, lam, wait_until):
-    runtime = _runtime_without_interpreter()
-    name = make_function(runtime=runtime, wait=False)
-
-    config = wait_until(
+def settled_configuration(lam, name, wait_until):
+    """The function's configuration once its State has left Pending."""
+    return wait_until(
         lambda: (
             (c := lam.get_function_configuration(FunctionName=name))["State"] != "Pending" and c
         ),
         timeout=30,
         message="function state to settle",
     )
+
+
+def test_missing_interpreter_fails_the_function_with_a_reason(make_function, lam, wait_until):
+    runtime = _runtime_without_interpreter()
+    name = make_function(runtime=runtime, wait=False)
+
+    config = settled_configuration(lam, name, wait_until)
 
     assert config["State"] == "Failed"
     assert f"no {runtime} interpreter found" in config["StateReason"]
@@ -312,13 +317,7 @@ def test_non_python_runtime_fails_the_function_with_a_reason(make_function, lam,
         wait=False,
     )
 
-    config = wait_until(
-        lambda: (
-            (c := lam.get_function_configuration(FunctionName=name))["State"] != "Pending" and c
-        ),
-        timeout=30,
-        message="function state to settle",
-    )
+    config = settled_configuration(lam, name, wait_until)
 
     assert config["State"] == "Failed"
     assert "only Python runtimes" in config["StateReason"]

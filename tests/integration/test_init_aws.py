@@ -13,22 +13,14 @@ from typing import Any
 
 import pytest
 
+from deploy import DATA_LAYER_DEFAULTS
+
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "init-aws.sh"
-DEFAULT_NAMES = {
-    "USERS_TABLE": "users",
-    "ORDERS_TABLE": "orders",
-    "IDEMPOTENCY_TABLE": "idempotency",
-    "INVENTORY_TABLE": "inventory",
-    "IMAGES_BUCKET": "images-bucket",
-    "ARCHIVE_BUCKET": "stream-archive-bucket",
-    "ORDERS_QUEUE": "orders-queue",
-    "ORDERS_DLQ": "orders-dlq",
-    "SES_SENDER": "orders@example.com",
-    "EVENTS_STREAM": "events-stream",
-}
+# deploy.py passes these names to the template: init-aws.sh must create exactly them
+DEFAULT_NAMES = DATA_LAYER_DEFAULTS
 SEEDED = {"SKU-1": "100", "SKU-OUT": "0"}
 VISIBILITY_TIMEOUT = 10  # orders-queue; see ORDERS_QUEUE_VISIBILITY_TIMEOUT in init-aws.sh
 
