@@ -799,6 +799,28 @@ def _wait_leader_gone(leader: Proc, timeout: float) -> bool:
         time.sleep(0.05)
 
 
+def _thread_dump(leader: Proc) -> str:
+    """Ask a hung LocalStack for every thread's stack (our plugin registers SIGUSR2 with
+    faulthandler) and return what it wrote to its log."""
+    path = log_file()
+    try:
+        offset = path.stat().st_size
+    except OSError:
+        return "(no log)"
+    _signal([leader.pid], signal.SIGUSR2)
+    deadline = time.monotonic() + 2.0
+    dump, size = "", offset
+    while time.monotonic() < deadline:
+        time.sleep(0.2)
+        with path.open("rb") as f:
+            f.seek(offset)
+            dump = f.read().decode(errors="replace")
+        if dump and len(dump) == size:  # stopped growing
+            break
+        size = len(dump)
+    return dump.strip() or "(no thread dump)"
+
+
 def stop_host(info: dict | None) -> int:
     """Stop LocalStack and everything it started; KILL what does not stop.
 
@@ -824,6 +846,8 @@ def stop_host(info: dict | None) -> int:
         if left:
             why = (f"LocalStack did not exit within {TERM_GRACE_S:g}s of SIGTERM" if leader_hung
                    else f"{len(left)} process(es) ignored SIGTERM")
+            if leader_hung:
+                log(f"{why}; its threads were:\n{_thread_dump(leader)}")
             log(f"{why}; sending SIGKILL: " + "; ".join(f"{p.pid} {p.cmdline[:60]}" for p in left))
             for p in left:
                 try:

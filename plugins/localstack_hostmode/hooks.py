@@ -16,8 +16,10 @@ Declared in plugins/pyproject.toml (namespace ``localstack.hooks.on_infra_start`
 from __future__ import annotations
 
 import atexit
+import faulthandler
 import logging
 import os
+import signal
 import sys
 import tempfile
 
@@ -123,6 +125,29 @@ def patch_lambda_pollers_interrupt_on_shutdown() -> None:
     event_manager.Poller._hostmode_patched = True
 
 
+def patch_runtime_server_thread_safe_stop() -> None:
+    """Stop the gateway's event loop with ``call_soon_threadsafe``.
+
+    ``HypercornRuntimeServer.shutdown`` runs in the shutdown thread and calls ``loop.stop()``
+    directly, which only sets a flag: when the loop has already handled the wake-ups queued just
+    before, it sleeps on in ``select()`` until a timer fires, and under load ``down`` hit its
+    5 s grace and SIGKILL (a thread dump showed the main thread in ``select`` and nothing else
+    left running). Queued through the loop's self-pipe, the stop wakes it.
+    """
+    from localstack.runtime.server.hypercorn import HypercornRuntimeServer
+
+    if getattr(HypercornRuntimeServer, "_hostmode_patched", False):
+        return
+    original_shutdown = HypercornRuntimeServer.shutdown
+
+    def shutdown(self):
+        original_shutdown(self)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+
+    HypercornRuntimeServer.shutdown = shutdown
+    HypercornRuntimeServer._hostmode_patched = True
+
+
 def _exit_without_final_gc() -> None:
     """After an orderly shutdown, leave without the interpreter's final garbage collection.
 
@@ -163,7 +188,10 @@ def hostmode_runtime_patches():
 
     patch_kinesis_mock_loopback()
     patch_lambda_pollers_interrupt_on_shutdown()
+    patch_runtime_server_thread_safe_stop()
     # first thing at shutdown, before the services stop (an in-flight invoke blocked it for 5 s+)
     SHUTDOWN_HANDLERS.register(_stop_lambda_workers)
+    # `down` sends SIGUSR2 before SIGKILL: every thread's stack lands in the log, to show what hung
+    faulthandler.register(signal.SIGUSR2, file=sys.__stderr__, all_threads=True)
     if os.environ.get("HOSTMODE_FAST_EXIT", "1") != "0":
         atexit.register(_exit_without_final_gc)
