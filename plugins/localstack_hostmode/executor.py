@@ -16,10 +16,11 @@ No HTTP between LocalStack and the child: `invoke()` writes a frame on a pipe an
 and subprocesses are captured too); everything written before the result frame is in that pipe
 when the result arrives, which keeps the logs of an invocation complete and in order.
 
-Faults follow AWS: the executor enforces the timeout (Sandbox.Timedout), reports a dead process
-as Runtime.ExitError, a too large response as Function.ResponseSizeTooLarge, and the process is
+Faults follow AWS: the executor enforces the timeout (Sandbox.Timedout) and the memory size
+(the process is killed above MemorySize: Runtime.OutOfMemory), reports a dead process as
+Runtime.ExitError, a too large response as Function.ResponseSizeTooLarge, and the process is
 replaced on the next invoke after any of them, or after an init failure, or after a hot-reload
-change.
+change. HOSTMODE_LAMBDA_MEMORY_LIMIT=0 turns the memory limit off.
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ from localstack_hostmode.executor_util import (
     host_path,
     needs_direct_start,
     platform_error,
+    resident_kib,
 )
 from localstack_hostmode.runtime import bootstrap as protocol
 
@@ -88,6 +90,12 @@ F_SETPIPE_SZ = 1031
 
 DEFAULT_LANG = "en_US.UTF-8"
 SPARE_PATH = "/usr/local/bin:/usr/bin:/bin"
+
+# AWS kills a sandbox whose memory use exceeds MemorySize. Here the runtime process's RSS is
+# sampled this often while it runs init or an invocation (a handler's own subprocesses are
+# not counted), so a spike shorter than this can slip through.
+MEMORY_CHECK_S = 0.05
+ENFORCE_MEMORY = os.environ.get("HOSTMODE_LAMBDA_MEMORY_LIMIT", "1") != "0"
 
 # Frame kinds the executor records itself for an init that produced no runtime error
 INIT_TIMED_OUT = b"T"
@@ -165,6 +173,8 @@ class ChildProcess:
         self.init_duration_ms: float | None = None
         self.init_logs = b""
         self.max_rss_kib = 0
+        self.memory_limit_kib: int | None = None  # set per function; None: not enforced
+        self.out_of_memory = False
         self.dead = False
         self.returncode: int | None = None
         self.tail = bytearray()
@@ -342,6 +352,8 @@ class ChildProcess:
         writing = bool(self._out)
         if writing:
             poller.register(self.req_w, select.POLLOUT)
+        limit_kib = self.memory_limit_kib if ENFORCE_MEMORY else None
+        next_memory_check = time.perf_counter() + MEMORY_CHECK_S
         while True:
             frame = self._next_frame()
             if frame is not None:
@@ -350,14 +362,23 @@ class ChildProcess:
             if self._resp_eof:
                 self._drain_logs()
                 return "eof"
+            now = time.perf_counter()
+            if limit_kib and now >= next_memory_check:
+                next_memory_check = now + MEMORY_CHECK_S
+                if self._over_memory(limit_kib):
+                    self._drain_logs()
+                    return "eof"
             if deadline is None:
-                timeout_ms = None
+                remaining = None
             else:
-                remaining = deadline - time.perf_counter()
+                remaining = deadline - now
                 if remaining <= 0:
                     self._drain_logs()
                     return "timeout"
-                timeout_ms = max(1, math.ceil(remaining * 1000))
+            if limit_kib:
+                until_check = max(0.0, next_memory_check - now)
+                remaining = until_check if remaining is None else min(remaining, until_check)
+            timeout_ms = None if remaining is None else max(1, math.ceil(remaining * 1000))
             for fd, _events in poller.poll(timeout_ms):
                 if fd == self.resp_r:
                     try:
@@ -391,6 +412,26 @@ class ChildProcess:
                     if not self._out:
                         writing = False
                         poller.unregister(fd)
+
+
+    def over_memory_peak(self) -> bool:
+        """After a result: kill the process if its reported peak RSS exceeded the limit."""
+        limit_kib = self.memory_limit_kib if ENFORCE_MEMORY else None
+        if not limit_kib or self.max_rss_kib <= limit_kib:
+            return False
+        self.out_of_memory = True
+        self.kill()
+        return True
+
+    def _over_memory(self, limit_kib: int) -> bool:
+        """Kill the process if its RSS is above the limit (AWS: Runtime.OutOfMemory)."""
+        rss = resident_kib(self.pid) if self.pid else None
+        if rss is None or rss <= limit_kib:
+            return False
+        self.max_rss_kib = max(self.max_rss_kib, rss)
+        self.out_of_memory = True
+        self.kill()
+        return True
 
 
 class SparePool:
@@ -593,9 +634,15 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
             spare = SPARES.take(self._interpreter)
             if spare is not None:
                 spare.claim(self._env, self._cwd, self._child_config)
+                spare.memory_limit_kib = self._memory_limit_kib()
                 self._child = spare
                 return
         self._child = ChildProcess(self._command, self._child_config, self._env, self._cwd)
+        self._child.memory_limit_kib = self._memory_limit_kib()
+
+    def _memory_limit_kib(self) -> int | None:
+        memory_mb = self.function_version.config.memory_size
+        return memory_mb * 1024 if memory_mb else None
 
     def _check_wrapper(self) -> tuple[int, str] | None:
         # AWS's runtime bootstrap script checks the wrapper the same way (exit 127 / 126).
@@ -726,6 +773,11 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
         output = child.take_logs()
         if isinstance(frame, Frame):
             child.max_rss_kib = int.from_bytes(frame.body[:8], "big")
+            if child.over_memory_peak():
+                # the child's own peak (VmHWM) says what sampling can miss: a spike between two
+                # checks. AWS would have killed it; the result is dropped, the process too.
+                frame = "eof"
+        if isinstance(frame, Frame):
             result = frame.body[8:]
             if frame.kind == protocol.KIND_TOO_LARGE or len(result) > limit:
                 return (
@@ -748,9 +800,10 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
             return error, True, output, "timeout"
         reason = exit_reason(child.reap())
         output += child.take_logs()
-        output += f"RequestId: {request_id} Error: {reason}\n".encode()
-        error = platform_error("Runtime.ExitError", f"RequestId: {request_id} Error: {reason}")
-        return error, True, output, "error\tError Type: Runtime.ExitError"
+        error_type = "Runtime.OutOfMemory" if child.out_of_memory else "Runtime.ExitError"
+        output += f"RequestId: {request_id} Error: {reason}\n{error_type}\n".encode()
+        error = platform_error(error_type, f"RequestId: {request_id} Error: {reason}")
+        return error, True, output, f"error\tError Type: {error_type}"
 
     def _format_logs(
         self,
@@ -824,8 +877,10 @@ def _init_failure_result(child, request_id: str, timeout_s: int) -> tuple[bytes,
         error = platform_error("Sandbox.Timedout", f"RequestId: {request_id} Error: {message}")
         return error, f"{_log_timestamp()} {request_id} {message}\n".encode(), "timeout"
     message = f"RequestId: {request_id} Error: {exit_reason(child.returncode)}"
-    error = platform_error("Runtime.ExitError", message)
-    return error, f"{message}\n".encode(), "error\tError Type: Runtime.ExitError"
+    error_type = "Runtime.OutOfMemory" if getattr(child, "out_of_memory", False) else (
+        "Runtime.ExitError")
+    error = platform_error(error_type, message)
+    return error, f"{message}\n{error_type}\n".encode(), f"error\tError Type: {error_type}"
 
 
 def _calling_invocation():

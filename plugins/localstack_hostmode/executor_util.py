@@ -41,6 +41,18 @@ def exit_reason(returncode: int | None) -> str:
     return f"Runtime exited with error: signal: {SIGNAL_NAMES.get(signum, f'signal {signum}')}"
 
 
+_PAGE_KIB = os.sysconf("SC_PAGE_SIZE") // 1024 if hasattr(os, "sysconf") else 4
+
+
+def resident_kib(pid: int) -> int | None:
+    """A process's resident set size in KiB (Linux /proc), None when unknown."""
+    try:
+        with open(f"/proc/{pid}/statm", "rb") as f:
+            return int(f.read().split()[1]) * _PAGE_KIB
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def platform_error(error_type: str, message: str) -> bytes:
     """Errors raised by the Lambda service itself carry only errorType and errorMessage."""
     return json.dumps({"errorType": error_type, "errorMessage": message}).encode()

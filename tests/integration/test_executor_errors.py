@@ -133,6 +133,43 @@ def test_process_death_is_runtime_exit_error(lam, probe, event, reason):
     assert assert_works_again(lam, probe)["pid"] != pid_before
 
 
+def assert_out_of_memory(result) -> None:
+    assert result.function_error == "Unhandled"
+    assert result.payload == {
+        "errorType": "Runtime.OutOfMemory",
+        "errorMessage": f"RequestId: {result.request_id} Error: Runtime exited with error: "
+        "signal: killed",
+    }
+    assert "Status: error\tError Type: Runtime.OutOfMemory" in result.log
+    report = next(line for line in result.log.splitlines() if line.startswith("REPORT"))
+    used_mb = int(report.split("Max Memory Used: ")[1].split(" MB")[0])
+    assert used_mb > 128, report
+
+
+@pytest.mark.parametrize("hold_s", [0, 30], ids=["spike", "held"])
+def test_memory_over_memory_size_is_runtime_out_of_memory(make_function, lam, hold_s):
+    # GIVEN a function with AWS's smallest memory size, which works within it
+    name = make_function(MemorySize=128, Timeout=60)
+    within = invoke(lam, name, {"action": "allocate", "mb": 32})
+    assert within.function_error is None, within.raw
+    assert within.payload["max_rss_mb"] < 128
+
+    # WHEN an invocation holds more than its MemorySize, briefly or until it is stopped
+    started = time.monotonic()
+    result = invoke(lam, name, {"action": "allocate", "mb": 256, "hold_s": hold_s})
+    elapsed = time.monotonic() - started
+
+    # THEN the caller gets AWS's out-of-memory error; memory held is stopped while it is held
+    assert_out_of_memory(result)
+    if hold_s:
+        assert "released" not in result.log
+        assert elapsed < hold_s / 2, elapsed
+    # AND the next invocation runs in a new process
+    again = invoke(lam, name, {"action": "allocate", "mb": 1})
+    assert again.function_error is None, again.raw
+    assert again.payload["pid"] != within.payload["pid"]
+
+
 def test_unserialisable_result_is_runtime_marshal_error(lam, probe):
     pid_before = assert_works_again(lam, probe)["pid"]
 

@@ -17,6 +17,7 @@ from localstack_hostmode.executor_util import (
     host_path,
     needs_direct_start,
     platform_error,
+    resident_kib,
 )
 
 
@@ -175,3 +176,16 @@ def test_spare_processes_only_for_functions_that_do_not_need_a_fresh_start(tmp_p
     assert needs_direct_start({}, {}, str(code), [str(layer)])
     (code / "libfoo.so.1").write_text("")
     assert needs_direct_start({}, {}, str(code), [])
+
+
+def test_resident_kib_follows_what_a_process_holds() -> None:
+    before = resident_kib(os.getpid())
+    assert before is not None and before > 0
+    blob = b"\x01" * (64 << 20)
+    after = resident_kib(os.getpid())
+    assert after is not None and after - before >= 60 * 1024, (before, after)
+    del blob
+
+
+def test_resident_kib_of_a_missing_process_is_none() -> None:
+    assert resident_kib(2**22 + 12345) is None

@@ -149,6 +149,17 @@ def use_pythonpath(event, context):
     return {"ppmod": ppmod.WHO, "pid": os.getpid()}
 
 
+def allocate(event, context):
+    """Hold `mb` MiB of written (resident) memory, and report the process's peak."""
+    blob = b"\x01" * (event["mb"] << 20)
+    print(f"holding {len(blob) >> 20} MiB", flush=True)
+    time.sleep(event.get("hold_s", 0))
+    print("released", flush=True)
+    with open("/proc/self/status") as f:  # VmHWM: ru_maxrss carries over the forking parent's
+        peak_kib = next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
+    return {"held_mb": len(blob) >> 20, "pid": os.getpid(), "max_rss_mb": peak_kib >> 10}
+
+
 ACTIONS = {
     "echo": echo,
     "info": info,
@@ -160,6 +171,7 @@ ACTIONS = {
     "payload_size": payload_size,
     "logs": logs,
     "decimal": decimal_result,
+    "allocate": allocate,
 }
 
 
