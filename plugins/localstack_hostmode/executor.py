@@ -56,6 +56,7 @@ from localstack.services.lambda_.invocation.runtime_executor import (
 )
 
 from localstack_hostmode.executor_interpreters import find_interpreter
+from localstack_hostmode.executor_logs import LogSettings
 from localstack_hostmode.executor_reload import watcher_for
 from localstack_hostmode.executor_util import (
     exit_reason,
@@ -503,6 +504,7 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
         self._own_env: dict = {}
         self._generations: list[int] = []
         self._tail = b""
+        self._log_settings = LogSettings()
 
     # -- addresses ---------------------------------------------------------------------------
 
@@ -593,6 +595,8 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
                 "PWD": code_dir,
             }
         )
+        self._log_settings = LogSettings.of(fv_config.logging_config)
+        env.update(self._log_settings.runtime_env())
 
         child_config = {
             "layers": layer_dirs,
@@ -815,9 +819,15 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
         init_duration_ms: float | None,
         status: str,
     ) -> str:
-        """Function log of one invocation, as AWS writes it: START, output, END, REPORT."""
+        """Function log of one invocation, as AWS writes it: START, output, END, REPORT
+        (platform.start and platform.report records with LoggingConfig.LogFormat JSON)."""
         qualifier = self.function_version.id.qualifier
         memory = self.function_version.config.memory_size
+        if self._log_settings.json:
+            return self._log_settings.json_invocation_log(
+                request_id, qualifier, init_logs + output, duration_ms, memory,
+                max_rss_kib, init_duration_ms, status,
+            )
         report = (
             f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
             f"Billed Duration: {max(1, math.ceil(duration_ms))} ms\tMemory Size: {memory} MB\t"

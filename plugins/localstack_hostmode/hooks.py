@@ -125,6 +125,25 @@ def patch_lambda_pollers_interrupt_on_shutdown() -> None:
     event_manager.Poller._hostmode_patched = True
 
 
+def patch_lambda_custom_log_group() -> None:
+    """Honour a function's ``LoggingConfig.LogGroup``: LocalStack stores it but always writes
+    to (and tells the function, AWS_LAMBDA_LOG_GROUP_NAME) ``/aws/lambda/<name>``."""
+    from localstack.services.lambda_.invocation.execution_environment import (
+        ExecutionEnvironment,
+    )
+
+    if getattr(ExecutionEnvironment, "_hostmode_patched", False):
+        return
+    default_group = ExecutionEnvironment.get_log_group_name
+
+    def get_log_group_name(self) -> str:
+        custom = (self.function_version.config.logging_config or {}).get("LogGroup")
+        return custom or default_group(self)
+
+    ExecutionEnvironment.get_log_group_name = get_log_group_name
+    ExecutionEnvironment._hostmode_patched = True
+
+
 def patch_runtime_server_thread_safe_stop() -> None:
     """Stop the gateway's event loop with ``call_soon_threadsafe``.
 
@@ -189,6 +208,7 @@ def hostmode_runtime_patches():
     patch_kinesis_mock_loopback()
     patch_lambda_pollers_interrupt_on_shutdown()
     patch_runtime_server_thread_safe_stop()
+    patch_lambda_custom_log_group()
     # first thing at shutdown, before the services stop (an in-flight invoke blocked it for 5 s+)
     SHUTDOWN_HANDLERS.register(_stop_lambda_workers)
     # `down` sends SIGUSR2 before SIGKILL: every thread's stack lands in the log, to show what hung

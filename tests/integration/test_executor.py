@@ -11,6 +11,8 @@ import json
 import os
 import re
 import time
+import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -153,6 +155,15 @@ def test_layers_are_importable_like_opt_python(make_function, lam):
         )
 
 
+def log_group_text(logs_client, group: str) -> str:
+    """Every message in a log group so far ("" until LocalStack's log writer created it)."""
+    try:
+        events = logs_client.filter_log_events(logGroupName=group)["events"]
+    except logs_client.exceptions.ResourceNotFoundException:
+        return ""
+    return "".join(e["message"] for e in events)
+
+
 def test_logs_reach_tail_and_cloudwatch_with_start_end_report(
     make_function, lam, aws_client, wait_until
 ):
@@ -196,13 +207,93 @@ def test_logs_reach_tail_and_cloudwatch_with_start_end_report(
     logs_client = aws_client("logs")
 
     def cloudwatch_has_everything() -> bool:
-        events = logs_client.filter_log_events(logGroupName=f"/aws/lambda/{name}")["events"]
-        messages = "".join(e["message"] for e in events)
+        messages = log_group_text(logs_client, f"/aws/lambda/{name}")
         for marker in expected_order + [f"START RequestId: {second.request_id}"]:
             assert marker in messages, f"{marker!r} not yet in CloudWatch"
         return True
 
     wait_until(cloudwatch_has_everything, timeout=15, message="logs in CloudWatch")
+
+
+@pytest.fixture
+def custom_log_group(aws_client) -> Iterator[str]:
+    name = f"/custom/exec-{uuid.uuid4().hex[:10]}"
+    yield name
+    logs_client = aws_client("logs")
+    try:
+        logs_client.delete_log_group(logGroupName=name)
+    except logs_client.exceptions.ResourceNotFoundException:
+        pass
+
+
+def json_lines(log: str) -> list[dict]:
+    return [json.loads(line) for line in log.splitlines() if line.startswith("{")]
+
+
+def test_logging_config_json_format_levels_and_log_group(
+    make_function, lam, aws_client, wait_until, custom_log_group
+):
+    # GIVEN a function with LoggingConfig JSON, application level ERROR, its own log group
+    name = make_function(LoggingConfig={
+        "LogFormat": "JSON", "ApplicationLogLevel": "ERROR", "SystemLogLevel": "INFO",
+        "LogGroup": custom_log_group,
+    })
+
+    # WHEN it logs through print and `logging` at WARNING and ERROR
+    result = invoke(lam, name, {"action": "logs"})
+
+    # THEN platform records and the runtime's JSON records replace START/END/REPORT and text
+    assert result.function_error is None, result.raw
+    rid = result.request_id
+    records = json_lines(result.log)
+    assert [r["type"] for r in records if "type" in r] == ["platform.start", "platform.report"]
+    start, report = (r for r in records if "type" in r)
+    assert start["record"] == {"requestId": rid, "version": "$LATEST"}
+    assert report["record"]["requestId"] == rid and report["record"]["status"] == "success"
+    metrics = report["record"]["metrics"]
+    assert metrics["memorySizeMB"] == 128 and metrics["maxMemoryUsedMB"] > 0
+    assert metrics["durationMs"] > 0 and "initDurationMs" in metrics
+    app = [r for r in records if "level" in r]
+    assert app == [{"timestamp": app[0]["timestamp"], "level": "ERROR",
+                    "message": "error from a named logger", "logger": "app", "requestId": rid}]
+    assert app[0]["timestamp"].endswith("Z")
+    assert "line from print" in result.log  # print is not filtered
+    assert "START RequestId" not in result.log and "REPORT RequestId" not in result.log
+    # AND the runtime's environment says so
+    env = invoke(lam, name, {"action": "info"}).payload["env"]
+    assert env["AWS_LAMBDA_LOG_FORMAT"] == "JSON" and env["AWS_LAMBDA_LOG_LEVEL"] == "ERROR"
+    assert env["AWS_LAMBDA_LOG_GROUP_NAME"] == custom_log_group
+    # AND an unhandled error is one JSON record
+    failed = invoke(lam, name, {"action": "fail", "message": "card declined"})
+    error = next(r for r in json_lines(failed.log) if r.get("errorType") == "OrderRejected")
+    assert error["level"] == "ERROR" and error["errorMessage"] == "card declined"
+    assert error["requestId"] == failed.request_id and error["stackTrace"]
+
+    # AND the logs land in the function's own log group
+    logs_client = aws_client("logs")
+
+    def in_custom_group() -> bool:
+        messages = log_group_text(logs_client, custom_log_group)
+        assert f'"requestId": "{rid}"' in messages, "not yet in CloudWatch"
+        return True
+
+    wait_until(in_custom_group, timeout=15, message="logs in the custom log group")
+
+
+def test_system_log_level_warn_drops_platform_records_and_quiet_json_lines(make_function, lam):
+    name = make_function(LoggingConfig={
+        "LogFormat": "JSON", "ApplicationLogLevel": "WARN", "SystemLogLevel": "WARN",
+    })
+    lines = [json.dumps({"level": "DEBUG", "message": "quiet"}),
+             json.dumps({"level": "WARN", "message": "loud"}),
+             "plain text"]
+
+    result = invoke(lam, name, {"action": "print_lines", "lines": lines})
+
+    assert result.function_error is None, result.raw
+    assert "platform." not in result.log
+    assert "quiet" not in result.log
+    assert '"loud"' in result.log and "plain text" in result.log
 
 
 def test_asynchronous_invocations_run_and_log(make_function, lam, aws_client, wait_until):
@@ -218,11 +309,7 @@ def test_asynchronous_invocations_run_and_log(make_function, lam, aws_client, wa
     logs_client = aws_client("logs")
 
     def logged() -> bool:
-        try:
-            events = logs_client.filter_log_events(logGroupName=f"/aws/lambda/{name}")["events"]
-        except logs_client.exceptions.ResourceNotFoundException:
-            return False
-        messages = "".join(e["message"] for e in events)
+        messages = log_group_text(logs_client, f"/aws/lambda/{name}")
         return "sleeping 0s" in messages and "REPORT RequestId" in messages
 
     wait_until(logged, timeout=20, message="the asynchronous invocation's logs")

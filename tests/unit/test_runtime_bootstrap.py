@@ -333,3 +333,38 @@ def test_claimed_spare_takes_the_functions_environment(
     assert config == {"layers": ["/l"]}
     assert os.environ == {"MY_VAR": "v", "TZ": ":UTC", "LC_CTYPE": "C.UTF-8"}
     assert Path.cwd() == code
+
+
+def test_json_log_record_has_aws_fields_extras_and_exception(monkeypatch) -> None:
+    import logging
+
+    logger = logging.getLogger("orders")
+    try:
+        raise KeyError("sku")
+    except KeyError:
+        record = logger.makeRecord("orders", logging.WARNING, "/var/task/app.py", 7,
+                                   "stock for %s", ("SKU-1",), sys.exc_info(), func="reserve",
+                                   extra={"order_id": "o-1", "aws_request_id": "rid-9"})
+
+    result = json.loads(bootstrap.json_log_record(record))
+
+    assert result["level"] == "WARNING"
+    assert result["message"] == "stock for SKU-1"
+    assert result["logger"] == "orders"
+    assert result["requestId"] == "rid-9"
+    assert result["order_id"] == "o-1"
+    assert result["errorType"] == "KeyError" and result["errorMessage"] == "'sku'"
+    assert result["location"] == "/var/task/app.py:reserve:7"
+    assert result["stackTrace"]
+    assert result["timestamp"].endswith("Z") and len(result["timestamp"]) == 24
+    assert "msg" not in result and "args" not in result and "exc_info" not in result
+
+
+def test_error_log_is_one_json_record_in_json_format(monkeypatch) -> None:
+    monkeypatch.setattr(bootstrap, "_JSON_LOGS", True)
+    error = bootstrap.make_error("card declined", "OrderRejected", ["  File x"], "rid-1")
+
+    record = json.loads(bootstrap.format_error_log(error))
+
+    assert record["level"] == "ERROR" and record["errorType"] == "OrderRejected"
+    assert record["requestId"] == "rid-1" and record["stackTrace"] == ["  File x"]

@@ -116,7 +116,12 @@ def _replace_line_indentation(line, indent_char, new_indent_char):
 
 
 def format_error_log(error_result):
-    """The text AWS's runtime writes to the function log for an error (one CR-joined line)."""
+    """The text AWS's runtime writes to the function log for an error (one CR-joined line,
+    or one JSON record with AWS_LAMBDA_LOG_FORMAT=JSON)."""
+    if _JSON_LOGS:
+        record = {"timestamp": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()),
+                  "level": "ERROR", **error_result}
+        return json.dumps(record, ensure_ascii=False) + "\n"
     description = "[ERROR]"
     error_type = error_result.get("errorType")
     if error_type:
@@ -337,8 +342,47 @@ def parse_client_context(raw):
 _CURRENT_REQUEST_ID = None
 
 
+_JSON_LOGS = False  # AWS_LAMBDA_LOG_FORMAT=JSON (LoggingConfig.LogFormat), read at init
+_RECORD_ATTRIBUTES = None  # LogRecord attributes that are not "extra" fields
+
+
+def json_log_record(record):
+    """One `logging` record as AWS's Python runtime writes it with LogFormat JSON."""
+    import logging
+    import traceback
+
+    global _RECORD_ATTRIBUTES
+    if _RECORD_ATTRIBUTES is None:
+        _RECORD_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({}))) | {
+            "message", "asctime", "aws_request_id", "tenant_id", "taskName",
+        }
+    level = min(50, max(0, record.levelno)) // 10 * 10
+    created = time.gmtime(record.created)
+    result = {
+        "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S", created) + f".{int(record.msecs):03d}Z",
+        "level": logging.getLevelName(level),
+        "message": record.getMessage(),
+        "logger": record.name,
+        "requestId": getattr(record, "aws_request_id", None),
+    }
+    if record.exc_info:
+        exc_type, exc, tb = record.exc_info
+        result["stackTrace"] = traceback.format_tb(tb)
+        result["errorType"] = exc_type.__name__
+        result["errorMessage"] = str(exc)
+        result["location"] = f"{record.pathname}:{record.funcName}:{record.lineno}"
+    for key, value in vars(record).items():
+        if key not in _RECORD_ATTRIBUTES and key not in result:
+            result[key] = value
+    return json.dumps({k: v for k, v in result.items() if v is not None},
+                      ensure_ascii=False, default=str) + "\n"
+
+
 def setup_logging():
     import logging
+
+    global _JSON_LOGS
+    _JSON_LOGS = os.environ.get("AWS_LAMBDA_LOG_FORMAT", "").upper() == "JSON"
 
     class LambdaLoggerHandler(logging.Handler):
         def emit(self, record):
@@ -350,17 +394,25 @@ def setup_logging():
             record.tenant_id = None
             return True
 
+    class JsonFormatter(logging.Formatter):
+        def format(self, record):
+            return json_log_record(record)
+
     logging.Formatter.converter = time.gmtime
     handler = LambdaLoggerHandler()
-    handler.setFormatter(
-        logging.Formatter(
-            "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s\n",
-            "%Y-%m-%dT%H:%M:%S",
+    if _JSON_LOGS:
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(
+            logging.Formatter(
+                "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s\n",
+                "%Y-%m-%dT%H:%M:%S",
+            )
         )
-    )
     handler.addFilter(LambdaLoggerFilter())
     root = logging.getLogger()
     level = os.environ.get("AWS_LAMBDA_LOG_LEVEL", "").upper()
+    level = {"TRACE": "DEBUG"}.get(level, level)
     if level in logging._nameToLevel:
         root.setLevel(level)
     root.addHandler(handler)

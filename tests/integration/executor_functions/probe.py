@@ -160,6 +160,12 @@ def allocate(event, context):
     return {"held_mb": len(blob) >> 20, "pid": os.getpid(), "max_rss_mb": peak_kib >> 10}
 
 
+def print_lines(event, context):
+    for line in event["lines"]:
+        print(line)
+    return {"printed": len(event["lines"])}
+
+
 ACTIONS = {
     "echo": echo,
     "info": info,
@@ -172,6 +178,7 @@ ACTIONS = {
     "logs": logs,
     "decimal": decimal_result,
     "allocate": allocate,
+    "print_lines": print_lines,
 }
 
 
