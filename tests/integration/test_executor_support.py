@@ -93,12 +93,15 @@ def process_alive(pid: int) -> bool:
 
 
 class FunctionFactory:
-    """Creates functions with unique names, waits until Active, deletes them on cleanup."""
+    """Creates functions with unique names, waits until Active; deletes them and their log
+    groups on cleanup (deleting a function keeps its logs, on AWS too)."""
 
-    def __init__(self, lam: Any, role: str):
+    def __init__(self, lam: Any, role: str, logs: Any):
         self.lam = lam
         self.role = role
+        self.logs = logs
         self.names: list[str] = []
+        self.log_groups: list[str] = []
 
     def __call__(
         self,
@@ -118,6 +121,9 @@ class FunctionFactory:
             **kwargs,
         )
         self.names.append(name)
+        self.log_groups.append(
+            (kwargs.get("LoggingConfig") or {}).get("LogGroup") or f"/aws/lambda/{name}"
+        )
         if wait:
             self.lam.get_waiter("function_active_v2").wait(
                 FunctionName=name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 300}
@@ -129,6 +135,11 @@ class FunctionFactory:
             try:
                 self.lam.delete_function(FunctionName=name)
             except self.lam.exceptions.ResourceNotFoundException:
+                pass
+        for group in self.log_groups:
+            try:
+                self.logs.delete_log_group(logGroupName=group)
+            except self.logs.exceptions.ResourceNotFoundException:
                 pass
 
 
@@ -144,15 +155,17 @@ def lambda_role(aws_client: Callable[..., Any]) -> str:
 
 
 @pytest.fixture
-def make_function(lam: Any, lambda_role: str) -> Iterator[FunctionFactory]:
-    factory = FunctionFactory(lam, lambda_role)
+def make_function(lam: Any, lambda_role: str, aws_client: Callable[..., Any]
+                  ) -> Iterator[FunctionFactory]:
+    factory = FunctionFactory(lam, lambda_role, aws_client("logs"))
     yield factory
     factory.cleanup()
 
 
 @pytest.fixture(scope="module")
-def module_functions(lam: Any, lambda_role: str) -> Iterator[FunctionFactory]:
-    factory = FunctionFactory(lam, lambda_role)
+def module_functions(lam: Any, lambda_role: str, aws_client: Callable[..., Any]
+                     ) -> Iterator[FunctionFactory]:
+    factory = FunctionFactory(lam, lambda_role, aws_client("logs"))
     yield factory
     factory.cleanup()
 
