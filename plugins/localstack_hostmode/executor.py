@@ -414,7 +414,6 @@ class ChildProcess:
                         writing = False
                         poller.unregister(fd)
 
-
     def over_memory_peak(self) -> bool:
         """After a result: kill the process if its reported peak RSS exceeded the limit."""
         limit_kib = self.memory_limit_kib if ENFORCE_MEMORY else None
@@ -825,7 +824,7 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
         memory = self.function_version.config.memory_size
         if self._log_settings.json:
             return self._log_settings.json_invocation_log(
-                request_id, qualifier, init_logs + output, duration_ms, memory,
+                request_id, qualifier, init_logs, output, duration_ms, memory,
                 max_rss_kib, init_duration_ms, status,
             )
         report = (

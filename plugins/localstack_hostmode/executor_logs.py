@@ -81,6 +81,7 @@ class LogSettings:
         self,
         request_id: str,
         version: str,
+        init_output: bytes,
         output: bytes,
         duration_ms: float,
         memory_mb: int,
@@ -90,7 +91,8 @@ class LogSettings:
     ) -> str:
         """``status`` is the REPORT line's: "" (success), "timeout" or "error\\tError Type: X"."""
         platform = self._admits(self.system_level, PLATFORM_EVENT_LEVEL)
-        lines = []
+        # init output (a cold start's module-level code) precedes the invocation, as on AWS
+        lines = self.application_lines(init_output.decode("utf-8", "replace"))
         if platform:
             lines.append(self._platform("platform.start",
                                         {"requestId": request_id, "version": version}))

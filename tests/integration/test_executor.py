@@ -251,6 +251,8 @@ def test_logging_config_json_format_levels_and_log_group(
                     "message": "error from a named logger", "logger": "app", "requestId": rid}]
     assert app[0]["timestamp"].endswith("Z")
     assert "line from print" in result.log  # print is not filtered
+    # a cold start's init output precedes the invocation's platform.start
+    assert result.log.index("init: probe module imported") < result.log.index("platform.start")
     assert "START RequestId" not in result.log and "REPORT RequestId" not in result.log
     # AND the runtime's environment says so
     env = invoke(lam, name, {"action": "info"}).payload["env"]

@@ -27,11 +27,12 @@ def test_json_format_defaults_to_info_levels() -> None:
 def test_invocation_log_has_platform_records_around_the_output() -> None:
     settings = LogSettings.of({"LogFormat": "JSON", "ApplicationLogLevel": "DEBUG"})
 
-    text = settings.json_invocation_log("rid-1", "$LATEST", b"hello\n", 12.3456, 256,
-                                        40 * 1024 + 1, 99.5, "")
+    text = settings.json_invocation_log("rid-1", "$LATEST", b"module imported\n", b"hello\n",
+                                        12.3456, 256, 40 * 1024 + 1, 99.5, "")
 
     lines = text.splitlines()
-    assert lines[1] == "hello"
+    assert lines[0] == "module imported"  # init output comes before the invocation
+    assert lines[2] == "hello"
     start, report = records(text)
     assert start["type"] == "platform.start" and start["time"].endswith("Z")
     assert start["record"] == {"requestId": "rid-1", "version": "$LATEST"}
@@ -46,9 +47,9 @@ def test_invocation_log_has_platform_records_around_the_output() -> None:
 
 def test_report_status_of_a_timeout_and_a_platform_error() -> None:
     settings = LogSettings.of({"LogFormat": "JSON"})
-    timeout = records(settings.json_invocation_log("r", "1", b"", 1, 128, 0, None, "timeout"))
+    timeout = records(settings.json_invocation_log("r", "1", b"", b"", 1, 128, 0, None, "timeout"))
     error = records(settings.json_invocation_log(
-        "r", "1", b"", 1, 128, 0, None, "error\tError Type: Runtime.OutOfMemory"))
+        "r", "1", b"", b"", 1, 128, 0, None, "error\tError Type: Runtime.OutOfMemory"))
     assert timeout[-1]["record"]["status"] == "timeout"
     assert "initDurationMs" not in timeout[-1]["record"]["metrics"]
     assert error[-1]["record"]["status"] == "error"
@@ -67,7 +68,7 @@ def test_levels_filter_platform_records_and_json_application_lines() -> None:
         "plain",
     ]).encode()
 
-    text = settings.json_invocation_log("r", "1", output, 1, 128, 0, None, "")
+    text = settings.json_invocation_log("r", "1", b"", output, 1, 128, 0, None, "")
 
     assert "platform." not in text
     assert "dropped" not in text
