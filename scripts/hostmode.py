@@ -809,15 +809,15 @@ def _thread_dump(leader: Proc) -> str:
         return "(no log)"
     _signal([leader.pid], signal.SIGUSR2)
     deadline = time.monotonic() + 2.0
-    dump, size = "", offset
+    dump, previous = "", None
     while time.monotonic() < deadline:
         time.sleep(0.2)
         with path.open("rb") as f:
             f.seek(offset)
             dump = f.read().decode(errors="replace")
-        if dump and len(dump) == size:  # stopped growing
+        if dump and dump == previous:  # stopped growing
             break
-        size = len(dump)
+        previous = dump
     return dump.strip() or "(no thread dump)"
 
 

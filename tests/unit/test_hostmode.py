@@ -319,8 +319,10 @@ while True:
     time.sleep(0.05)
 """
 FAKE_LEADER = r"""
-import signal, subprocess, sys, time
+import faulthandler, signal, subprocess, sys, time
 log, hang, worker_code = sys.argv[1], sys.argv[2] == "hang", sys.argv[3]
+# like our plugin: SIGUSR2 writes every thread's stack to LocalStack's log
+faulthandler.register(signal.SIGUSR2, file=open(sys.argv[4], "a"), all_threads=True)
 worker = subprocess.Popen([sys.executable, "-c", worker_code, log])
 def on_term(_s, _f):
     open(log, "a").write("leader got TERM\n")
@@ -357,7 +359,8 @@ def _start_fake_leader(home: Path, tmp_path: Path, hang: bool) -> tuple[dict, Pa
     log = tmp_path / "events.log"
     env = dict(os.environ, HOSTMODE_RUN_DIR=str(hostmode.run_dir()))
     proc = subprocess.Popen([sys.executable, "-c", FAKE_LEADER, str(log),
-                             "hang" if hang else "ok", FAKE_WORKER], env=env,
+                             "hang" if hang else "ok", FAKE_WORKER, str(hostmode.log_file())],
+                            env=env,
                             start_new_session=True)
     deadline = time.monotonic() + 10
     while "worker ready" not in (log.read_text() if log.exists() else ""):
@@ -390,5 +393,9 @@ def test_down_kills_what_ignores_sigterm(fake_leader: Callable[[bool], tuple[dic
     monkeypatch.setattr(hostmode, "TERM_GRACE_S", 0.5)
     info, _ = fake_leader(True)
     assert hostmode.stop_host(info) == 2
-    assert "did not exit within 0.5s of SIGTERM; sending SIGKILL" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "did not exit within 0.5s of SIGTERM; sending SIGKILL" in err
+    # AND before the SIGKILL it showed where LocalStack hung: its threads' stacks
+    assert "did not exit within 0.5s of SIGTERM; its threads were:" in err
+    assert "most recent call first" in err and 'File "<string>"' in err
     assert hostmode.our_processes(info) == []
