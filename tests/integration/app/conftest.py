@@ -68,6 +68,23 @@ def deployed(localstack: str) -> dict[str, str]:
     return {k: v for k, v in outputs.items() if not k.startswith("_")}
 
 
+@pytest.fixture(scope="session", autouse=True)
+def idempotency_records_removed(localstack: str, deployed: dict[str, str]) -> Iterator[None]:
+    """The functions' idempotency records (powertools) that the tests caused are deleted at the
+    end; records that were there before the session are kept."""
+    app = App(endpoint=localstack, outputs=deployed)
+    ddb, table = app.client("dynamodb"), app.name("IDEMPOTENCY_TABLE")
+
+    def keys() -> set[str]:
+        pages = ddb.get_paginator("scan").paginate(TableName=table, ProjectionExpression="id")
+        return {item["id"]["S"] for page in pages for item in page["Items"]}
+
+    before = keys()
+    yield
+    for key in keys() - before:
+        ddb.delete_item(TableName=table, Key={"id": {"S": key}})
+
+
 @pytest.fixture(scope="package")
 def app(localstack: str, deployed: dict[str, str]) -> App:
     """The deployed stack's outputs, data-layer names and clients for the app's tests."""
