@@ -8,7 +8,9 @@
   spent seconds garbage-collecting at exit. At shutdown those queues are interrupted, and once
   LocalStack has shut down in order the process exits without the final collection.
   In-flight invocations (e.g. from an event source mapping) are ended at the start of shutdown:
-  their handlers' calls back into the stopping gateway would otherwise hang it.
+  their handlers' calls back into the stopping gateway would otherwise hang it. The gateway's
+  event loop is stopped thread-safely, and SIGUSR2 dumps every thread's stack to the log.
+- A function's LoggingConfig.LogGroup is where its logs go.
 
 Declared in plugins/pyproject.toml (namespace ``localstack.hooks.on_infra_start``).
 """
