@@ -809,6 +809,9 @@ def _thread_dump(leader: Proc) -> str:
         offset = path.stat().st_size
     except OSError:
         return "(no log)"
+    stat = (_read(f"/proc/{leader.pid}/stat") or b"").decode(errors="replace")
+    if stat[stat.rfind(")") + 2:].startswith(("T", "t")):
+        return "(none: the process is stopped, e.g. by SIGSTOP or a debugger)"
     _signal([leader.pid], signal.SIGUSR2)
     deadline = time.monotonic() + 2.0
     dump, previous = "", None
