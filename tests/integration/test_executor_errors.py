@@ -254,3 +254,14 @@ def test_exit_during_init_is_runtime_exit_error(make_function, lam):
             "providing a reason",
         }
         assert "exiting during init" in result.log
+
+
+def test_memory_over_memory_size_during_init_is_runtime_out_of_memory(make_function, lam):
+    name = make_function(handler="hog_at_import.handler", MemorySize=128, Timeout=60)
+
+    started = time.monotonic()
+    result = invoke(lam, name)
+
+    assert_out_of_memory(result)
+    assert "allocating during init" in result.log
+    assert time.monotonic() - started < 20  # killed, not waiting out the 30 s init
