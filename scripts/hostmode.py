@@ -406,14 +406,19 @@ class Proc:
         return env
 
 
-def proc_info(pid: int) -> Proc | None:
+def _stat_fields(pid: int) -> list[str]:
+    """/proc/<pid>/stat after the command name: state, ppid, pgrp, session, ... ([] if gone)."""
     stat = _read(f"/proc/{pid}/stat")
     if not stat:
-        return None
+        return []
     text = stat.decode(errors="replace")
     # comm may contain spaces and parens: split after the last ')'
-    rest = text[text.rfind(")") + 2:].split()
-    if rest[0] == "Z":  # zombie: already dead, only waiting to be reaped
+    return text[text.rfind(")") + 2:].split()
+
+
+def proc_info(pid: int) -> Proc | None:
+    rest = _stat_fields(pid)
+    if not rest or rest[0] == "Z":  # gone, or a zombie only waiting to be reaped
         return None
     cmdline = (_read(f"/proc/{pid}/cmdline") or b"").replace(b"\0", b" ").decode(
         errors="replace").strip()
@@ -809,8 +814,7 @@ def _thread_dump(leader: Proc) -> str:
         offset = path.stat().st_size
     except OSError:
         return "(no log)"
-    stat = (_read(f"/proc/{leader.pid}/stat") or b"").decode(errors="replace")
-    if stat[stat.rfind(")") + 2:].startswith(("T", "t")):
+    if _stat_fields(leader.pid)[:1] in (["T"], ["t"]):
         return "(none: the process is stopped, e.g. by SIGSTOP or a debugger)"
     _signal([leader.pid], signal.SIGUSR2)
     deadline = time.monotonic() + 2.0

@@ -353,7 +353,7 @@ class ChildProcess:
         writing = bool(self._out)
         if writing:
             poller.register(self.req_w, select.POLLOUT)
-        limit_kib = self.memory_limit_kib if ENFORCE_MEMORY else None
+        limit_kib = self.enforced_limit_kib
         next_memory_check = time.perf_counter() + MEMORY_CHECK_S
         while True:
             frame = self._next_frame()
@@ -366,7 +366,7 @@ class ChildProcess:
             now = time.perf_counter()
             if limit_kib and now >= next_memory_check:
                 next_memory_check = now + MEMORY_CHECK_S
-                if self._over_memory(limit_kib):
+                if self._kill_if_over(resident_kib(self.pid) if self.pid else None):
                     self._drain_logs()
                     return "eof"
             if deadline is None:
@@ -414,21 +414,20 @@ class ChildProcess:
                         writing = False
                         poller.unregister(fd)
 
+    @property
+    def enforced_limit_kib(self) -> int | None:
+        return self.memory_limit_kib if ENFORCE_MEMORY else None
+
     def over_memory_peak(self) -> bool:
         """After a result: kill the process if its reported peak RSS exceeded the limit."""
-        limit_kib = self.memory_limit_kib if ENFORCE_MEMORY else None
-        if not limit_kib or self.max_rss_kib <= limit_kib:
-            return False
-        self.out_of_memory = True
-        self.kill()
-        return True
+        return self._kill_if_over(self.max_rss_kib)
 
-    def _over_memory(self, limit_kib: int) -> bool:
-        """Kill the process if its RSS is above the limit (AWS: Runtime.OutOfMemory)."""
-        rss = resident_kib(self.pid) if self.pid else None
-        if rss is None or rss <= limit_kib:
+    def _kill_if_over(self, rss_kib: int | None) -> bool:
+        """Kill the process if `rss_kib` is above the limit (AWS: Runtime.OutOfMemory)."""
+        limit_kib = self.enforced_limit_kib
+        if not limit_kib or rss_kib is None or rss_kib <= limit_kib:
             return False
-        self.max_rss_kib = max(self.max_rss_kib, rss)
+        self.max_rss_kib = max(self.max_rss_kib, rss_kib)
         self.out_of_memory = True
         self.kill()
         return True

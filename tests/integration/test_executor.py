@@ -17,7 +17,13 @@ from pathlib import Path
 
 import pytest
 import test_executor_support as support
-from test_executor_support import FUNCTIONS_DIR, invoke, process_alive, zip_files
+from test_executor_support import (
+    FUNCTIONS_DIR,
+    assert_runtime_exited,
+    invoke,
+    process_alive,
+    zip_files,
+)
 
 from localstack_hostmode.executor_interpreters import RuntimeNotAvailable, find_interpreter
 
@@ -341,12 +347,7 @@ def test_missing_exec_wrapper_is_exit_error_127(make_function, lam):
 
     result = invoke(lam, name)
 
-    assert result.function_error == "Unhandled"
-    assert result.payload == {
-        "errorType": "Runtime.ExitError",
-        "errorMessage": f"RequestId: {result.request_id} Error: Runtime exited with error: "
-        "exit status 127",
-    }
+    assert_runtime_exited(result, "Runtime exited with error: exit status 127")
     assert "/opt/nope.sh: does not exist" in result.log
 
 

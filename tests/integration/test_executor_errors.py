@@ -10,7 +10,7 @@ import time
 
 import pytest
 import test_executor_support as support
-from test_executor_support import invoke
+from test_executor_support import assert_runtime_exited, invoke
 
 pytestmark = pytest.mark.integration
 
@@ -124,22 +124,14 @@ def test_process_death_is_runtime_exit_error(lam, probe, event, reason):
 
     result = invoke(lam, probe, {"action": "exit", **event})
 
-    assert result.function_error == "Unhandled"
-    assert result.payload == {
-        "errorType": "Runtime.ExitError",
-        "errorMessage": f"RequestId: {result.request_id} Error: {reason}",
-    }
+    assert_runtime_exited(result, reason)
     assert f"about to exit via {event['how']}" in result.log
     assert assert_works_again(lam, probe)["pid"] != pid_before
 
 
 def assert_out_of_memory(result) -> None:
-    assert result.function_error == "Unhandled"
-    assert result.payload == {
-        "errorType": "Runtime.OutOfMemory",
-        "errorMessage": f"RequestId: {result.request_id} Error: Runtime exited with error: "
-        "signal: killed",
-    }
+    assert_runtime_exited(result, "Runtime exited with error: signal: killed",
+                          "Runtime.OutOfMemory")
     assert "Status: error\tError Type: Runtime.OutOfMemory" in result.log
     report = next(line for line in result.log.splitlines() if line.startswith("REPORT"))
     used_mb = int(report.split("Max Memory Used: ")[1].split(" MB")[0])
@@ -247,12 +239,7 @@ def test_exit_during_init_is_runtime_exit_error(make_function, lam):
 
     for _ in range(2):
         result = invoke(lam, name)
-        assert result.function_error == "Unhandled"
-        assert result.payload == {
-            "errorType": "Runtime.ExitError",
-            "errorMessage": f"RequestId: {result.request_id} Error: Runtime exited without "
-            "providing a reason",
-        }
+        assert_runtime_exited(result, "Runtime exited without providing a reason")
         assert "exiting during init" in result.log
 
 

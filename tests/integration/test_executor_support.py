@@ -77,6 +77,16 @@ def invoke(
     )
 
 
+def assert_runtime_exited(result: Invocation, reason: str,
+                          error_type: str = "Runtime.ExitError") -> None:
+    """The invocation failed because its runtime process ended: AWS's platform error document."""
+    assert result.function_error == "Unhandled"
+    assert result.payload == {
+        "errorType": error_type,
+        "errorMessage": f"RequestId: {result.request_id} Error: {reason}",
+    }
+
+
 def process_alive(pid: int) -> bool:
     """True while the pid exists and is not a zombie."""
     try:
