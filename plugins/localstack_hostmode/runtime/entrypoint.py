@@ -1,17 +1,17 @@
-"""Script the runtime process starts with: loads bootstrap.py from its cached bytecode.
+"""Script the runtime process starts with: imports bootstrap.py and its siblings as a package
+under a private name, so their bytecode is cached (a __main__ script is compiled on every start).
 
-A __main__ script is compiled on every start; a module's .pyc is cached. Loaded under a private
-name (never sys.path) so the handler's own `bootstrap` module, if any, is not shadowed.
+The runtime's directory is never on sys.path: the handler's own `bootstrap` (or `frames`, ...)
+module is not shadowed, and nothing of LocalStack or the plugin is importable from the handler.
 """
 
-import _frozen_importlib_external as _external
 import sys
 
-_NAME = "_lambda_hostmode_bootstrap"
-_PATH = __file__.rpartition("/")[0] + "/bootstrap.py"
+_NAME = "_lambda_hostmode_runtime"
 
-_module = type(sys)(_NAME)
-_module.__file__ = _PATH
-sys.modules[_NAME] = _module
-exec(_external.SourceFileLoader(_NAME, _PATH).get_code(_NAME), _module.__dict__)
-_module.main(sys.argv)
+_package = type(sys)(_NAME)
+_package.__path__ = [__file__.rpartition("/")[0]]
+_package.__package__ = _NAME
+sys.modules[_NAME] = _package
+__import__(_NAME + ".bootstrap")
+sys.modules[_NAME + ".bootstrap"].main(sys.argv)

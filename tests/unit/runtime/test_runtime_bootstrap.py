@@ -1,4 +1,5 @@
-"""Pure pieces of the host-mode Lambda runtime bootstrap (no processes, no network)."""
+"""Pure pieces of the host-mode Lambda runtime (runtime/: bootstrap and its modules; no processes,
+no network)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from localstack_hostmode.runtime import bootstrap
+from localstack_hostmode.runtime import bootstrap, context, errors, frames, logs
 
 RUNTIME_DIR = "/fake/runtime"
 
@@ -42,13 +43,13 @@ def _raise_through_runtime() -> BaseException:
 
 
 def test_make_error_has_aws_shape_and_defaults():
-    assert bootstrap.make_error("boom", "KeyError", ["frame"], "req-1") == {
+    assert errors.make_error("boom", "KeyError", ["frame"], "req-1") == {
         "errorMessage": "boom",
         "errorType": "KeyError",
         "requestId": "req-1",
         "stackTrace": ["frame"],
     }
-    assert bootstrap.make_error(None, None, None) == {
+    assert errors.make_error(None, None, None) == {
         "errorMessage": "",
         "errorType": "",
         "requestId": "",
@@ -57,7 +58,7 @@ def test_make_error_has_aws_shape_and_defaults():
 
 
 def test_exception_error_keeps_only_user_frames():
-    error = bootstrap.build_exception_error(_raise_through_runtime(), "req-2", RUNTIME_DIR)
+    error = errors.build_exception_error(_raise_through_runtime(), "req-2", RUNTIME_DIR)
 
     assert error["errorType"] == "ValueError"
     assert error["errorMessage"] == "bad order"
@@ -76,19 +77,19 @@ def test_user_frames_also_drops_leading_import_machinery():
         ("/var/task/app.py", 3, "<module>", "raise X"),
         (f"{RUNTIME_DIR}/bootstrap.py", 9, "callback", ""),  # a later runtime frame stays
     ]
-    kept = bootstrap.user_frames(frames, RUNTIME_DIR)
+    kept = errors.user_frames(frames, RUNTIME_DIR)
     assert [f[0] for f in kept] == ["/var/task/app.py", f"{RUNTIME_DIR}/bootstrap.py"]
-    assert bootstrap.user_frames(frames[:3], RUNTIME_DIR) == []
+    assert errors.user_frames(frames[:3], RUNTIME_DIR) == []
 
 
 def test_error_log_is_one_cr_joined_line_with_nbsp_indentation():
-    error = bootstrap.make_error(
+    error = errors.make_error(
         "bad order",
         "ValueError",
         ['  File "/var/task/app.py", line 2, in helper\n    raise ValueError("bad order")\n'],
     )
 
-    text = bootstrap.format_error_log(error)
+    text = logs.format_error_log(error)
 
     assert text == (
         "[ERROR] ValueError: bad order\rTraceback (most recent call last):\r"
@@ -157,7 +158,7 @@ def test_load_handler_faults_match_aws(code_dir, files, handler, error_type, mes
     for name, text in files.items():
         (code_dir / name).write_text(text)
 
-    with pytest.raises(bootstrap.FaultException) as exc:
+    with pytest.raises(errors.FaultException) as exc:
         bootstrap.load_handler(handler)
 
     assert exc.value.exception_type == error_type
@@ -166,7 +167,7 @@ def test_load_handler_faults_match_aws(code_dir, files, handler, error_type, mes
 
 def test_load_handler_syntax_error(code_dir: Path):
     (code_dir / "hm_syntax.py").write_text("def handler(:\n")
-    with pytest.raises(bootstrap.FaultException) as exc:
+    with pytest.raises(errors.FaultException) as exc:
         bootstrap.load_handler("hm_syntax.handler")
     assert exc.value.exception_type == "Runtime.UserCodeSyntaxError"
     assert exc.value.msg.startswith("Syntax error in module 'hm_syntax': ")
@@ -181,7 +182,7 @@ def test_marshal_response():
         "n": 3,
         "f": 1.25,
     }
-    with pytest.raises(bootstrap.FaultException) as exc:
+    with pytest.raises(errors.FaultException) as exc:
         bootstrap.marshal_response({"s": {1}})
     assert exc.value.exception_type == "Runtime.MarshalError"
     assert (
@@ -191,7 +192,7 @@ def test_marshal_response():
 
 def test_unmarshal_request():
     assert bootstrap.unmarshal_request(b'{"a": [1]}') == {"a": [1]}
-    with pytest.raises(bootstrap.FaultException) as exc:
+    with pytest.raises(errors.FaultException) as exc:
         bootstrap.unmarshal_request(b"{not json")
     assert exc.value.exception_type == "Runtime.UnmarshalError"
     assert exc.value.msg.startswith("Unable to unmarshal input: ")
@@ -224,12 +225,12 @@ def test_lambda_context_like_awslambdaric(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
     monkeypatch.setenv("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/fn")
     monkeypatch.setenv("AWS_LAMBDA_LOG_STREAM_NAME", "stream")
-    client_context = bootstrap.parse_client_context(
+    client_context = context.parse_client_context(
         json.dumps({"custom": {"k": "v"}, "env": {"e": 1}, "client": {"app_title": "app"}})
     )
     deadline = int(time.time() * 1000) + 3000
 
-    ctx = bootstrap.LambdaContext("req", client_context, None, deadline, "arn:fn")
+    ctx = context.LambdaContext("req", client_context, None, deadline, "arn:fn")
 
     assert (ctx.aws_request_id, ctx.function_name, ctx.memory_limit_in_mb) == ("req", "fn", "256")
     assert (ctx.function_version, ctx.invoked_function_arn) == ("$LATEST", "arn:fn")
@@ -240,25 +241,25 @@ def test_lambda_context_like_awslambdaric(monkeypatch: pytest.MonkeyPatch):
     assert ctx.client_context.client.installation_id is None
     assert ctx.identity.cognito_identity_id is None
     assert 0 < ctx.get_remaining_time_in_millis() <= 3000
-    assert bootstrap.LambdaContext("r", None, None, 0).get_remaining_time_in_millis() == 0
-    assert bootstrap.LambdaContext("r", None, None, 0).client_context is None
+    assert context.LambdaContext("r", None, None, 0).get_remaining_time_in_millis() == 0
+    assert context.LambdaContext("r", None, None, 0).client_context is None
 
 
 def test_bad_client_context_is_a_context_unmarshal_fault():
-    assert bootstrap.parse_client_context(None) is None
-    with pytest.raises(bootstrap.FaultException) as exc:
-        bootstrap.parse_client_context("{nope")
+    assert context.parse_client_context(None) is None
+    with pytest.raises(errors.FaultException) as exc:
+        context.parse_client_context("{nope")
     assert exc.value.exception_type == "Runtime.LambdaContextUnmarshalError"
 
 
 def test_frames_round_trip_through_a_pipe():
     read_fd, write_fd = os.pipe()
     try:
-        bootstrap.write_frame(write_fd, bootstrap.KIND_OK, b"\x00" * 8, b"payload")
+        frames.write_frame(write_fd, frames.KIND_OK, b"\x00" * 8, b"payload")
         with os.fdopen(os.dup(read_fd), "rb") as reader:
-            header = bootstrap.read_exact(reader, bootstrap.FRAME_HEADER_SIZE)
-            assert header[:1] == bootstrap.KIND_OK
-            body = bootstrap.read_exact(reader, int.from_bytes(header[1:], "big"))
+            header = frames.read_exact(reader, frames.FRAME_HEADER_SIZE)
+            assert header[:1] == frames.KIND_OK
+            body = frames.read_exact(reader, int.from_bytes(header[1:], "big"))
         assert body == b"\x00" * 8 + b"payload"
     finally:
         os.close(read_fd)
@@ -277,13 +278,13 @@ def test_handle_invocation_ok_error_and_too_large(capsys: pytest.CaptureFixture[
 
     kind, body = bootstrap.handle_invocation(handler, _header(), b'{"a": 1}')
     assert (kind, json.loads(body)) == (
-        bootstrap.KIND_OK,
+        frames.KIND_OK,
         {"echo": {"a": 1}, "rid": "req-9"},
     )
 
     kind, body = bootstrap.handle_invocation(handler, _header(), b'{"fail": true}')
     error = json.loads(body)
-    assert kind == bootstrap.KIND_ERROR
+    assert kind == frames.KIND_ERROR
     assert (error["errorType"], error["errorMessage"], error["requestId"]) == (
         "KeyError",
         "'missing'",
@@ -292,7 +293,7 @@ def test_handle_invocation_ok_error_and_too_large(capsys: pytest.CaptureFixture[
     assert "[ERROR] KeyError: 'missing'\r" in capsys.readouterr().out
 
     kind, body = bootstrap.handle_invocation(handler, _header(), b'{"a": 1}', response_limit=10)
-    assert kind == bootstrap.KIND_TOO_LARGE
+    assert kind == frames.KIND_TOO_LARGE
     assert int.from_bytes(body, "big") > 10
 
 
@@ -321,7 +322,7 @@ def test_claimed_spare_takes_the_functions_environment(
     ).encode()
     read_fd, write_fd = os.pipe()
     try:
-        bootstrap.write_frame(write_fd, bootstrap.KIND_CLAIM, claim)
+        frames.write_frame(write_fd, frames.KIND_CLAIM, claim)
         with os.fdopen(os.dup(read_fd), "rb") as reader:
             # WHEN it is claimed
             config = bootstrap.claim_spare(reader)
@@ -346,7 +347,7 @@ def test_json_log_record_has_aws_fields_extras_and_exception(monkeypatch) -> Non
                                    "stock for %s", ("SKU-1",), sys.exc_info(), func="reserve",
                                    extra={"order_id": "o-1", "aws_request_id": "rid-9"})
 
-    result = json.loads(bootstrap.json_log_record(record))
+    result = json.loads(logs.json_log_record(record))
 
     assert result["level"] == "WARNING"
     assert result["message"] == "stock for SKU-1"
@@ -361,10 +362,10 @@ def test_json_log_record_has_aws_fields_extras_and_exception(monkeypatch) -> Non
 
 
 def test_error_log_is_one_json_record_in_json_format(monkeypatch) -> None:
-    monkeypatch.setattr(bootstrap, "_JSON_LOGS", True)
-    error = bootstrap.make_error("card declined", "OrderRejected", ["  File x"], "rid-1")
+    monkeypatch.setattr(logs, "_JSON_LOGS", True)
+    error = errors.make_error("card declined", "OrderRejected", ["  File x"], "rid-1")
 
-    record = json.loads(bootstrap.format_error_log(error))
+    record = json.loads(logs.format_error_log(error))
 
     assert record["level"] == "ERROR" and record["errorType"] == "OrderRejected"
     assert record["requestId"] == "rid-1" and record["stackTrace"] == ["  File x"]

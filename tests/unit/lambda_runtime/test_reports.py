@@ -1,10 +1,16 @@
-"""LoggingConfig as the host-mode executor applies it (no LocalStack needed)."""
+"""AWS's wording of an invocation's log, LoggingConfig applied (no LocalStack needed)."""
 
 from __future__ import annotations
 
 import json
 
-from localstack_hostmode.executor_logs import LogSettings
+from localstack_hostmode.lambda_runtime.reports import (
+    SUCCESS,
+    TIMEOUT,
+    InvocationReport,
+    LogSettings,
+    Outcome,
+)
 
 
 def records(text: str) -> list[dict]:
@@ -27,8 +33,9 @@ def test_json_format_defaults_to_info_levels() -> None:
 def test_invocation_log_has_platform_records_around_the_output() -> None:
     settings = LogSettings.of({"LogFormat": "JSON", "ApplicationLogLevel": "DEBUG"})
 
-    text = settings.json_invocation_log("rid-1", "$LATEST", b"module imported\n", b"hello\n",
-                                        12.3456, 256, 40 * 1024 + 1, 99.5, "")
+    text = settings.json_invocation_log(InvocationReport(
+        "rid-1", "$LATEST", b"module imported\n", b"hello\n", 12.3456, 256, 40 * 1024 + 1, 99.5,
+        SUCCESS))
 
     lines = text.splitlines()
     assert lines[0] == "module imported"  # init output comes before the invocation
@@ -47,9 +54,10 @@ def test_invocation_log_has_platform_records_around_the_output() -> None:
 
 def test_report_status_of_a_timeout_and_a_platform_error() -> None:
     settings = LogSettings.of({"LogFormat": "JSON"})
-    timeout = records(settings.json_invocation_log("r", "1", b"", b"", 1, 128, 0, None, "timeout"))
-    error = records(settings.json_invocation_log(
-        "r", "1", b"", b"", 1, 128, 0, None, "error\tError Type: Runtime.OutOfMemory"))
+    timeout = records(settings.json_invocation_log(
+        InvocationReport("r", "1", b"", b"", 1, 128, 0, None, TIMEOUT)))
+    error = records(settings.json_invocation_log(InvocationReport(
+        "r", "1", b"", b"", 1, 128, 0, None, Outcome.error("Runtime.OutOfMemory"))))
     assert timeout[-1]["record"]["status"] == "timeout"
     assert "initDurationMs" not in timeout[-1]["record"]["metrics"]
     assert error[-1]["record"]["status"] == "error"
@@ -68,7 +76,8 @@ def test_levels_filter_platform_records_and_json_application_lines() -> None:
         "plain",
     ]).encode()
 
-    text = settings.json_invocation_log("r", "1", b"", output, 1, 128, 0, None, "")
+    text = settings.json_invocation_log(
+        InvocationReport("r", "1", b"", output, 1, 128, 0, None, SUCCESS))
 
     assert "platform." not in text
     assert "dropped" not in text

@@ -10,15 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from localstack_hostmode import executor_interpreters as interpreters
-from localstack_hostmode import executor_reload as reload
-from localstack_hostmode.executor_util import (
-    exit_reason,
-    host_path,
-    needs_direct_start,
-    platform_error,
-    resident_kib,
-)
+from localstack_hostmode.lambda_runtime import hot_reload as reload
+from localstack_hostmode.lambda_runtime import interpreters
+from localstack_hostmode.lambda_runtime.launch import host_path, needs_direct_start
+from localstack_hostmode.lambda_runtime.process import resident_kib
+from localstack_hostmode.lambda_runtime.reports import exit_reason, platform_error
 
 
 @pytest.fixture(autouse=True)

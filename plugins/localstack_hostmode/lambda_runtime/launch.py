@@ -1,0 +1,197 @@
+"""What every (re)start of a function's runtime process needs: its command line, the handler's
+environment (AWS's variables and the function's own, nothing internal), the code directory and
+the child's config. Read from LocalStack's FunctionVersion (duck-typed: no LocalStack import,
+so the pure parts are unit-testable without it).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from localstack_hostmode.contract import RUNTIME_LIB, RUNTIME_LIB_ENV
+from localstack_hostmode.lambda_runtime.hot_reload import watcher_for
+from localstack_hostmode.lambda_runtime.interpreters import find_interpreter
+from localstack_hostmode.lambda_runtime.process import DEFAULT_LANG
+from localstack_hostmode.lambda_runtime.reports import LogSettings
+from localstack_hostmode.runtime import frames
+
+LOG = logging.getLogger(__name__)
+
+RUNTIME_DIR = str(Path(frames.__file__).resolve().parent)
+ENTRYPOINT = os.path.join(RUNTIME_DIR, "entrypoint.py")
+
+# Variables LocalStack hands to its Docker init binary, not part of AWS's environment.
+INTERNAL_ENV_PREFIXES = ("LOCALSTACK_",)
+INTERNAL_ENV_VARS = frozenset({"EDGE_PORT", "AWS_LAMBDA_FUNCTION_TIMEOUT"})
+# Variables read when a process starts (interpreter, locale, dynamic loader): set by the
+# function, they rule out a pre-started spare process.
+PROCESS_START_ENV_PREFIXES = ("PYTHON", "LANG", "LC_", "LD_")
+
+
+def runtime_lib_path() -> str | None:
+    path = os.environ.get(RUNTIME_LIB_ENV) or (str(RUNTIME_LIB) if RUNTIME_LIB.is_dir() else None)
+    if not path:
+        LOG.warning(
+            "%s is not set: Lambda handlers will not find the runtime-bundled boto3",
+            RUNTIME_LIB_ENV,
+        )
+    return path
+
+
+def runtime_command(interpreter: str) -> list[str]:
+    """-s -S: no user or system site-packages (the bootstrap sets sys.path explicitly). No -E:
+    the child's environment is built from scratch, so PYTHON* variables can only be the
+    function's own, which AWS's runtime honours too (e.g. PYTHONPATH). -u: AWS's runtime
+    writes stdout unbuffered."""
+    return [interpreter, "-u", "-s", "-S", ENTRYPOINT]
+
+
+def host_path(path: str, code_dir: str, layer_dirs: list[str]) -> str:
+    """Map a path as the function sees it on AWS (/var/task/..., /opt/...) to this host.
+
+    Used for AWS_LAMBDA_EXEC_WRAPPER, which users point at their package or at a layer.
+    /opt is the layers extracted in order, so the last layer holding the file wins.
+    """
+    if path == "/var/task" or path.startswith("/var/task/"):
+        return code_dir + path[len("/var/task") :]
+    if path.startswith("/opt/"):
+        rest = path[len("/opt/") :]
+        for layer in reversed(layer_dirs):
+            candidate = os.path.join(layer, rest)
+            if os.path.exists(candidate):
+                return candidate
+    return path
+
+
+def needs_direct_start(
+    env: dict[str, str], own_env: dict, code_dir: str, layers: list[str]
+) -> bool:
+    """True when the function's process environment must exist before the interpreter starts."""
+    if env.get("AWS_LAMBDA_EXEC_WRAPPER"):
+        return True
+    if any(k.startswith(PROCESS_START_ENV_PREFIXES) for k in own_env):
+        return True
+    if any(os.path.isdir(os.path.join(d, "lib")) for d in (code_dir, *layers)):
+        return True  # native libraries the dynamic loader finds via LD_LIBRARY_PATH
+    try:
+        return any(".so" in name for name in os.listdir(code_dir))
+    except OSError:
+        return True
+
+
+@dataclass
+class Launch:
+    """How to start one function's runtime process."""
+
+    interpreter: str
+    command: list[str]
+    env: dict[str, str]
+    cwd: str
+    child_config: dict
+    layer_dirs: list[str]
+    own_env: dict
+    wrapper: str | None = None
+    watchers: list = field(default_factory=list)
+    log_settings: LogSettings = field(default_factory=LogSettings)
+
+    def can_use_spare(self) -> bool:
+        return not needs_direct_start(self.env, self.own_env, self.cwd, self.layer_dirs)
+
+    def wrapper_error(self) -> tuple[int, str] | None:
+        """(exit status, message) when the exec wrapper cannot run; AWS's runtime bootstrap
+        script checks it the same way (exit 127 / 126)."""
+        wrapper = self.wrapper
+        if not wrapper:
+            return None
+        if not os.path.isfile(wrapper):
+            return 127, f"{wrapper}: does not exist\n"
+        if not os.access(wrapper, os.X_OK):
+            return 126, f"{wrapper}: is not an executable\n"
+        return None
+
+
+def _code_dirs(fv_config) -> tuple[str, list[str], list[str]]:
+    """(code dir, layer dirs, hot-reloaded roots) of a function version's config."""
+    code_dir = str(fv_config.code.get_unzipped_code_location())
+    layers = fv_config.layers or []
+    layer_dirs = [str(layer.code.get_unzipped_code_location()) for layer in layers if layer.code]
+    hot_roots = [
+        str(c.get_unzipped_code_location())
+        for c in [fv_config.code, *(layer.code for layer in layers)]
+        if c and c.is_hot_reloading()
+    ]
+    return code_dir, layer_dirs, hot_roots
+
+
+def _handler_env(
+    interpreter: str, runtime: str, code_dir: str, layer_dirs: list[str],
+    env_vars: dict[str, str], own_env: dict,
+) -> dict[str, str]:
+    env = {
+        "PATH": os.pathsep.join(
+            [os.path.dirname(interpreter), "/usr/local/bin", "/usr/bin", "/bin"]
+            + [os.path.join(layer, "bin") for layer in layer_dirs]
+        ),
+        "LANG": DEFAULT_LANG,
+        "LD_LIBRARY_PATH": os.pathsep.join(
+            [code_dir, os.path.join(code_dir, "lib")]
+            + [os.path.join(layer, "lib") for layer in layer_dirs]
+        ),
+    }
+    for key, value in env_vars.items():
+        if key in own_env or not (
+            key.startswith(INTERNAL_ENV_PREFIXES) or key in INTERNAL_ENV_VARS
+        ):
+            env[key] = str(value)
+    # Reserved by AWS: the function's environment cannot change these.
+    env.update(
+        {
+            "AWS_EXECUTION_ENV": f"AWS_Lambda_{runtime}",
+            "LAMBDA_TASK_ROOT": code_dir,
+            "LAMBDA_RUNTIME_DIR": RUNTIME_DIR,
+            "PWD": code_dir,
+        }
+    )
+    return env
+
+
+def build_launch(function_version, env_vars: dict[str, str], response_limit: int) -> Launch:
+    """The Launch of a function version, given the environment LocalStack prepared for it and
+    the largest response (bytes) the runtime may return."""
+    fv_config = function_version.config
+    runtime = str(fv_config.runtime)
+    interpreter = find_interpreter(runtime)
+    code_dir, layer_dirs, hot_roots = _code_dirs(fv_config)
+    own_env = fv_config.environment or {}
+    env = _handler_env(interpreter, runtime, code_dir, layer_dirs, env_vars, own_env)
+    log_settings = LogSettings.of(fv_config.logging_config)
+    env.update(log_settings.runtime_env())
+
+    child_config = {
+        "layers": layer_dirs,
+        "runtime_lib": runtime_lib_path(),
+        # the function's own hot code compiles from source (an edit saved in the same
+        # second can hide behind a .pyc); hot layers (dependencies) keep their caches
+        "hot_reload_roots": [code_dir] if fv_config.code.is_hot_reloading() else [],
+        "response_limit": response_limit,
+    }
+    command = runtime_command(interpreter)
+    wrapper = None
+    if wrapper_path := env.get("AWS_LAMBDA_EXEC_WRAPPER"):
+        wrapper = host_path(wrapper_path, code_dir, layer_dirs)
+        command.insert(0, wrapper)
+    return Launch(
+        interpreter=interpreter,
+        command=command,
+        env=env,
+        cwd=code_dir,
+        child_config=child_config,
+        layer_dirs=layer_dirs,
+        own_env=own_env,
+        wrapper=wrapper,
+        watchers=[watcher_for(root) for root in hot_roots],
+        log_settings=log_settings,
+    )

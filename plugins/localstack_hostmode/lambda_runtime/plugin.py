@@ -1,0 +1,15 @@
+"""Plux entry point: LAMBDA_RUNTIME_EXECUTOR=local-process selects the host-mode executor."""
+
+from localstack.services.lambda_.invocation.plugins import RuntimeExecutorPlugin
+
+
+class LocalProcessRuntimeExecutorPlugin(RuntimeExecutorPlugin):
+    name = "local-process"
+
+    def load(self, *args, **kwargs):
+        from localstack_hostmode.lambda_runtime.executor import LocalProcessRuntimeExecutor
+        from localstack_hostmode.patches import lambda_invocation_context
+
+        # TODO(lead): applied by the patch registry once merged; here until then
+        lambda_invocation_context.PATCH.apply()
+        return LocalProcessRuntimeExecutor

@@ -1,0 +1,461 @@
+"""The process engine of the local-process executor: runtime processes and their pipes.
+
+No LocalStack import (unit-tested against a fake runtime child, tests/unit/lambda_runtime/).
+- ChildProcess: one spawned runtime process, its request, response and log pipes, and the pump
+  that writes a request and collects logs until the child answers with a frame (frames.py).
+- SparePool: one idle runtime process per interpreter, started ahead of need.
+- The worker registry: every live process, killed at exit or by stop_all_workers().
+
+The child's stdout and stderr share one pipe (fd level, so C extensions and subprocesses are
+captured too); everything written before a frame is in that pipe when the frame arrives, which
+keeps the logs of an invocation complete and in order.
+
+Over ~400 lines on purpose: the pump, the pipes' state and the spare pool that reuses it are
+one engine; split, each part would reach into the others' internals.
+"""
+
+from __future__ import annotations
+
+import atexit
+import enum
+import errno
+import fcntl
+import json
+import logging
+import math
+import os
+import select
+import signal
+import subprocess
+import threading
+import time
+import weakref
+from collections.abc import Callable
+
+from localstack_hostmode.runtime import frames
+
+LOG = logging.getLogger(__name__)
+
+LOG_TAIL_BYTES = 64 * 1024
+MAX_LOG_BYTES_PER_INVOKE = 16 * 1024 * 1024
+READ_CHUNK = 1 << 20
+PIPE_SIZE = 1 << 20
+F_SETPIPE_SZ = 1031
+
+DEFAULT_LANG = "en_US.UTF-8"
+SPARE_PATH = "/usr/local/bin:/usr/bin:/bin"
+
+# AWS kills a sandbox whose memory use exceeds MemorySize. Here the runtime process's RSS is
+# sampled this often while it runs init or an invocation (a handler's own subprocesses are
+# not counted), so a spike shorter than this can slip through.
+MEMORY_CHECK_S = 0.05
+ENFORCE_MEMORY = os.environ.get("HOSTMODE_LAMBDA_MEMORY_LIMIT", "1") != "0"
+
+_live_children: weakref.WeakSet[ChildProcess] = weakref.WeakSet()
+_live_lock = threading.Lock()
+_shutting_down = threading.Event()
+
+
+def _kill_all_children() -> None:
+    with _live_lock:
+        children = list(_live_children)
+    for child in children:
+        child.kill()
+
+
+def stop_all_workers() -> None:
+    """LocalStack is shutting down: its gateway takes no new requests, so an invocation whose
+    handler calls back into it could only hang (and hold up the shutdown) until the SDK times
+    out. Every runtime process is killed now, and no new one starts."""
+    _shutting_down.set()
+    _kill_all_children()
+
+
+atexit.register(_kill_all_children)
+
+_PAGE_KIB = os.sysconf("SC_PAGE_SIZE") // 1024 if hasattr(os, "sysconf") else 4
+
+
+def resident_kib(pid: int) -> int | None:
+    """A process's resident set size in KiB (Linux /proc), None when unknown."""
+    try:
+        with open(f"/proc/{pid}/statm", "rb") as f:
+            return int(f.read().split()[1]) * _PAGE_KIB
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+class Frame:
+    __slots__ = ("kind", "body")
+
+    def __init__(self, kind: bytes, body: bytes):
+        self.kind = kind
+        self.body = body
+
+
+class PumpEnd(enum.Enum):
+    """How a pump ended without a frame."""
+
+    EOF = "eof"  # the child closed its response pipe: it died (or was killed over memory)
+    TIMEOUT = "timeout"  # the deadline passed
+
+
+class ChildProcess:
+    """One spawned runtime process and its three pipes.
+
+    Started as ``<command> <request fd> <response fd> <config JSON>``, where the command is the
+    interpreter and entrypoint (behind AWS_LAMBDA_EXEC_WRAPPER, if set).
+    """
+
+    def __init__(self, command: list[str], child_config: dict, env: dict[str, str], cwd: str):
+        self.popen: subprocess.Popen | None = None
+        # init failed: the runtime's init error frame, or how the init ended without one
+        self.init_error: Frame | PumpEnd | None = None
+        self.init_duration_ms: float | None = None
+        self.init_logs = b""
+        self.max_rss_kib = 0
+        self.memory_limit_kib: int | None = None  # set per function; None: not enforced
+        self.out_of_memory = False
+        self.dead = False
+        self.returncode: int | None = None
+        self.tail = bytearray()
+        self._rbuf = bytearray()
+        self._logs = bytearray()
+        self._out = memoryview(b"")
+        self._resp_eof = False
+        self._log_eof = False
+        self._killed = threading.Event()
+        self._io_lock = threading.Lock()
+        self.invoked = False
+        self._spawn(command, child_config, env, cwd)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def _spawn(self, command: list[str], child_config: dict, env: dict[str, str], cwd: str) -> None:
+        if _shutting_down.is_set():
+            raise RuntimeError("LocalStack is shutting down: no new Lambda runtime starts")
+        # os.pipe() fds are close-on-exec: no other runtime process inherits them
+        req_r, self.req_w = os.pipe()
+        self.resp_r, resp_w = os.pipe()
+        self.log_r, log_w = os.pipe()
+        for fd in (self.req_w, self.resp_r):
+            try:
+                fcntl.fcntl(fd, F_SETPIPE_SZ, PIPE_SIZE)
+            except OSError:
+                pass  # larger pipes only save syscalls
+        argv = [*command, str(req_r), str(resp_w), json.dumps(child_config)]
+        self.started = time.perf_counter()
+        try:
+            self.popen = subprocess.Popen(
+                argv,
+                env=env,
+                cwd=cwd,
+                stdin=subprocess.DEVNULL,
+                stdout=log_w,
+                stderr=log_w,
+                pass_fds=(req_r, resp_w),
+                start_new_session=True,  # own process group: stop() kills handler subprocesses too
+            )
+        except BaseException:
+            for fd in (req_r, resp_w, log_w, self.req_w, self.resp_r, self.log_r):
+                os.close(fd)
+            raise
+        finally:
+            if self.popen is not None:
+                for fd in (req_r, resp_w, log_w):
+                    os.close(fd)
+        for fd in (self.req_w, self.resp_r, self.log_r):
+            os.set_blocking(fd, False)
+        with _live_lock:
+            _live_children.add(self)
+
+    def claim(self, env: dict[str, str], cwd: str, child_config: dict) -> None:
+        """Hand a spare process its function; the init starts now (await it with pump)."""
+        self.started = time.perf_counter()
+        self.send(frames.encode_claim(env, cwd, child_config))
+
+    def alive(self) -> bool:
+        return not self.dead and self.popen is not None and self.popen.poll() is None
+
+    @property
+    def pid(self) -> int | None:
+        return self.popen.pid if self.popen else None
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group, reap the child, close our pipe ends."""
+        if self._killed.is_set() or self.popen is None:
+            return
+        self._killed.set()
+        try:
+            os.killpg(self.popen.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            self.returncode = self.popen.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            LOG.warning("Lambda runtime process %s did not exit after SIGKILL", self.popen.pid)
+        self.dead = True
+
+    def close(self) -> None:
+        """Kill, then close our pipe ends once no thread is reading them (an invoke or the
+        init wait returns promptly: the kill ends the child's side of the pipes)."""
+        self.kill()
+        if self._io_lock.acquire(timeout=10):
+            try:
+                for name in ("req_w", "resp_r", "log_r"):
+                    fd = getattr(self, name, -1)
+                    if fd >= 0:
+                        try:
+                            os.close(fd)
+                        except OSError:
+                            pass
+                        setattr(self, name, -1)
+            finally:
+                self._io_lock.release()
+        with _live_lock:
+            _live_children.discard(self)
+
+    def reap(self) -> int | None:
+        """After EOF on the response pipe: the exit status (the process is gone or going)."""
+        if self.popen is None:
+            return None
+        try:
+            self.returncode = self.popen.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            # closed its pipe but lingers (e.g. a handler closing fds): treat as dead
+            self.kill()
+        self.dead = True
+        return self.returncode
+
+    # -- I/O ---------------------------------------------------------------------------------
+
+    def take_logs(self) -> bytes:
+        with self._io_lock:
+            self._drain_logs()
+            logs = bytes(self._logs)
+            self._logs.clear()
+        return logs
+
+    def _add_logs(self, data: bytes) -> None:
+        if len(self._logs) < MAX_LOG_BYTES_PER_INVOKE:
+            self._logs += data
+        self.tail += data
+        if len(self.tail) > LOG_TAIL_BYTES:
+            del self.tail[: len(self.tail) - LOG_TAIL_BYTES]
+
+    def _drain_logs(self) -> None:
+        """Read what is in the log pipe now (everything the child wrote before its last frame)."""
+        while not self._log_eof and self.log_r >= 0:
+            try:
+                data = os.read(self.log_r, READ_CHUNK)
+            except BlockingIOError:
+                return
+            except OSError:
+                self._log_eof = True
+                return
+            if not data:
+                self._log_eof = True
+                return
+            self._add_logs(data)
+
+    def _next_frame(self) -> Frame | None:
+        buf = self._rbuf
+        if len(buf) < frames.FRAME_HEADER_SIZE:
+            return None
+        end = frames.FRAME_HEADER_SIZE + frames.body_length(buf)
+        if len(buf) < end:
+            return None
+        frame = Frame(bytes(buf[0:1]), bytes(buf[frames.FRAME_HEADER_SIZE : end]))
+        del buf[:end]
+        return frame
+
+    def send(self, data: bytes) -> None:
+        self._out = memoryview(data)
+
+    def pump(self, deadline: float | None) -> Frame | PumpEnd:
+        """Write pending request bytes and collect logs until the child sends a frame.
+
+        Returns the frame, PumpEnd.EOF when the child closed its response pipe (it died, or was
+        killed over its memory limit), or PumpEnd.TIMEOUT when `deadline` (perf_counter
+        seconds) passed.
+        """
+        with self._io_lock:
+            end = self._pump(deadline)
+            self._drain_logs()
+            return end
+
+    def _pump(self, deadline: float | None) -> Frame | PumpEnd:
+        if self.resp_r < 0:
+            return PumpEnd.EOF
+        poller = self._poller()
+        checking_memory = bool(self.enforced_limit_kib)
+        next_memory_check = time.perf_counter() + MEMORY_CHECK_S
+        while True:
+            frame = self._next_frame()
+            if frame is not None:
+                return frame
+            if self._resp_eof:
+                return PumpEnd.EOF
+            now = time.perf_counter()
+            if checking_memory and now >= next_memory_check:
+                next_memory_check = now + MEMORY_CHECK_S
+                if self._kill_if_over(resident_kib(self.pid) if self.pid else None):
+                    return PumpEnd.EOF
+            if deadline is not None and deadline - now <= 0:
+                return PumpEnd.TIMEOUT
+            wake_at = next_memory_check if checking_memory else None
+            for fd, _events in poller.poll(_poll_timeout_ms(now, deadline, wake_at)):
+                self._on_ready(fd, poller)
+
+    def _poller(self) -> select.poll:
+        """A poll over the response pipe, the log pipe (until EOF), the request (if pending)."""
+        poller = select.poll()
+        poller.register(self.resp_r, select.POLLIN)
+        if not self._log_eof:
+            poller.register(self.log_r, select.POLLIN)
+        if self._out:
+            poller.register(self.req_w, select.POLLOUT)
+        return poller
+
+    def _on_ready(self, fd: int, poller: select.poll) -> None:
+        """One ready pipe: read a response or log chunk, or write more of the request."""
+        if fd == self.req_w:
+            if not self._out or self._write_request():
+                poller.unregister(fd)
+            return
+        try:
+            data = os.read(fd, READ_CHUNK)
+        except BlockingIOError:
+            return
+        if fd == self.resp_r:
+            if data:
+                self._rbuf += data
+            else:
+                self._resp_eof = True
+        elif fd == self.log_r:
+            if data:
+                self._add_logs(data)
+            else:
+                self._log_eof = True
+                poller.unregister(fd)
+
+    def _write_request(self) -> bool:
+        """Write what the pipe takes now; True once the request is written (or cannot be)."""
+        try:
+            written = os.write(self.req_w, self._out)
+            self._out = self._out[written:]
+        except BlockingIOError:
+            return False
+        except OSError as e:  # EPIPE: the child is gone, the EOF will tell
+            if e.errno != errno.EPIPE:
+                raise
+            self._out = memoryview(b"")
+        return not self._out
+
+    @property
+    def enforced_limit_kib(self) -> int | None:
+        return self.memory_limit_kib if ENFORCE_MEMORY else None
+
+    def over_memory_peak(self) -> bool:
+        """After a result: kill the process if its reported peak RSS exceeded the limit."""
+        return self._kill_if_over(self.max_rss_kib)
+
+    def _kill_if_over(self, rss_kib: int | None) -> bool:
+        """Kill the process if `rss_kib` is above the limit (AWS: Runtime.OutOfMemory)."""
+        limit_kib = self.enforced_limit_kib
+        if not limit_kib or rss_kib is None or rss_kib <= limit_kib:
+            return False
+        self.max_rss_kib = max(self.max_rss_kib, rss_kib)
+        self.out_of_memory = True
+        self.kill()
+        return True
+
+
+def _poll_timeout_ms(now: float, deadline: float | None, wake_at: float | None) -> int | None:
+    """poll()'s timeout: until the deadline or the next memory check, whichever comes first."""
+    remaining = None if deadline is None else deadline - now
+    if wake_at is not None:
+        until_check = max(0.0, wake_at - now)
+        remaining = until_check if remaining is None else min(remaining, until_check)
+    return None if remaining is None else max(1, math.ceil(remaining * 1000))
+
+
+class FailedChild:
+    """A runtime that could not even be exec'd (AWS: the bootstrap script exits 127/126)."""
+
+    def __init__(self, returncode: int, message: str):
+        self.returncode = returncode
+        self.init_error: Frame | PumpEnd | None = PumpEnd.EOF
+        self.init_logs = message.encode()
+        self.init_duration_ms = 0.0
+        self.max_rss_kib = 0
+        self.out_of_memory = False
+        self.dead = True
+        self.invoked = False
+        self.tail = bytearray(self.init_logs)
+
+    def close(self) -> None:
+        pass
+
+    def kill(self) -> None:
+        pass
+
+
+class SparePool:
+    """One idle runtime process per interpreter, started ahead of need.
+
+    A cold start then skips the interpreter's start-up and the stdlib imports every init needs
+    (about 25 ms of CPU, far more on a busy machine): the spare gets the function's environment,
+    directory and config in a claim frame, and a new spare is started in the background.
+    Functions whose start depends on the process environment itself (an exec wrapper, PYTHON*,
+    locale or dynamic-loader variables, native libraries found through LD_LIBRARY_PATH) are
+    always started directly.
+    """
+
+    def __init__(self, command_for: Callable[[str], list[str]]) -> None:
+        self._command_for = command_for  # interpreter -> the runtime's command line
+        self._lock = threading.Lock()
+        self._spares: dict[str, ChildProcess] = {}
+        self._starting: set[str] = set()
+
+    def take(self, interpreter: str) -> ChildProcess | None:
+        with self._lock:
+            spare = self._spares.pop(interpreter, None)
+        self.replenish(interpreter)
+        if spare is not None and not spare.alive():
+            spare.close()
+            spare = None
+        return spare
+
+    def replenish(self, interpreter: str) -> None:
+        with self._lock:
+            if interpreter in self._spares or interpreter in self._starting:
+                return
+            self._starting.add(interpreter)
+        threading.Thread(
+            target=self._start, args=(interpreter,), name="lambda-spare-runtime", daemon=True
+        ).start()
+
+    def ready(self, interpreter: str) -> bool:
+        """Whether a spare of that interpreter waits now."""
+        with self._lock:
+            return interpreter in self._spares
+
+    def close(self) -> None:
+        """Stop the idle spares (one being started still joins the pool)."""
+        with self._lock:
+            spares, self._spares = list(self._spares.values()), {}
+        for spare in spares:
+            spare.close()
+
+    def _start(self, interpreter: str) -> None:
+        try:
+            env = {"PATH": SPARE_PATH, "LANG": DEFAULT_LANG}
+            spare = ChildProcess(self._command_for(interpreter), {"spare": True}, env, "/")
+            with self._lock:
+                self._spares[interpreter] = spare
+        except Exception as e:
+            LOG.debug("Could not start a spare runtime for %s: %s", interpreter, e)
+        finally:
+            with self._lock:
+                self._starting.discard(interpreter)
