@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from localstack_hostmode.lambda_runtime import reports
 from localstack_hostmode.lambda_runtime.reports import (
     SUCCESS,
     TIMEOUT,
@@ -83,3 +84,39 @@ def test_levels_filter_platform_records_and_json_application_lines() -> None:
     assert "dropped" not in text
     for kept in ("python's name for WARN", '"kept"', "no level", "{not json", "plain"):
         assert kept in text
+
+
+def test_text_log_has_start_end_and_report_with_the_outcome() -> None:
+    report = InvocationReport("r-1", "$LATEST", b"imported", b"hello", 1.5, 128, 2048, 80.25,
+                              Outcome.error("Runtime.ExitError"))
+
+    text = LogSettings().invocation_log(report)
+
+    assert text.splitlines()[:4] == [
+        "imported", "START RequestId: r-1 Version: $LATEST", "hello", "END RequestId: r-1"]
+    assert text.endswith(
+        "REPORT RequestId: r-1\tDuration: 1.50 ms\tBilled Duration: 2 ms\tMemory Size: 128 MB\t"
+        "Max Memory Used: 2 MB\tInit Duration: 80.25 ms\t"
+        "Status: error\tError Type: Runtime.ExitError\t\n")
+    assert "Status" not in LogSettings().invocation_log(
+        InvocationReport("r", "1", b"", b"", 1, 128, 0, None, SUCCESS))
+
+
+def test_platform_errors_use_aws_wording() -> None:
+    timed_out = reports.timed_out("r-1", 3)
+    assert json.loads(timed_out.payload) == {
+        "errorType": "Sandbox.Timedout",
+        "errorMessage": "RequestId: r-1 Error: Task timed out after 3.00 seconds"}
+    assert timed_out.log.endswith(b"Z r-1 Task timed out after 3.00 seconds\n")
+    assert timed_out.outcome == TIMEOUT
+
+    killed = reports.runtime_exited("r-2", -9, out_of_memory=True)
+    assert json.loads(killed.payload) == {
+        "errorType": "Runtime.OutOfMemory",
+        "errorMessage": "RequestId: r-2 Error: Runtime exited with error: signal: killed"}
+    assert killed.log == (b"RequestId: r-2 Error: Runtime exited with error: signal: killed\n"
+                          b"Runtime.OutOfMemory\n")
+    assert killed.outcome == Outcome.error("Runtime.OutOfMemory")
+    assert reports.runtime_exited("r", 2, False).outcome == Outcome.error("Runtime.ExitError")
+    assert reports.init_error_outcome(b'{"errorType": "Runtime.ImportModuleError"}') == (
+        Outcome.error("Runtime.ImportModuleError"))
