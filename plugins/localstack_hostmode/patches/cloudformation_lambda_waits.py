@@ -47,7 +47,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from .registry import HostPatch
+from .registry import HostPatch, patch_function
 
 LOG = logging.getLogger(__name__)
 
@@ -149,15 +149,14 @@ def _init_with_roomier_pool(init: Any, self: Any, *args: Any, **kwargs: Any) -> 
 
 
 def apply() -> None:
-    from localstack.services.lambda_.invocation.lambda_service import LambdaService
-    from localstack.services.lambda_.resource_providers.aws_lambda_function import (
-        LambdaFunctionProvider,
+    provider = "localstack.services.lambda_.resource_providers.aws_lambda_function"
+    patch_function(provider, "LambdaFunctionProvider.create", _create_polling_fast)
+    patch_function(provider, "LambdaFunctionProvider.update", _update_with_fast_waiters)
+    patch_function(
+        "localstack.services.lambda_.invocation.lambda_service",
+        "LambdaService.__init__",
+        _init_with_roomier_pool,
     )
-    from localstack.utils.patch import Patch
-
-    Patch.function(LambdaFunctionProvider.create, _create_polling_fast).apply()
-    Patch.function(LambdaFunctionProvider.update, _update_with_fast_waiters).apply()
-    Patch.function(LambdaService.__init__, _init_with_roomier_pool).apply()
     LOG.debug(
         "CloudFormation AWS::Lambda::Function: state polled every %.0f-%.0f ms instead of 1 s; "
         "Lambda service task pool: %d threads",

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .registry import HostPatch
+from .registry import HostPatch, patch_function
 
 
 def _shutdown_waking_the_loop(shutdown: Any, self: Any) -> None:
@@ -26,18 +26,18 @@ def _shutdown_waking_the_loop(shutdown: Any, self: Any) -> None:
 
 
 def apply() -> None:
-    from localstack.runtime.server.hypercorn import HypercornRuntimeServer
-    from localstack.utils.patch import Patch
-
-    Patch.function(HypercornRuntimeServer.shutdown, _shutdown_waking_the_loop).apply()
+    patch_function(
+        "localstack.runtime.server.hypercorn",
+        "HypercornRuntimeServer.shutdown",
+        _shutdown_waking_the_loop,
+    )
 
 
 PATCH = HostPatch(
     name="gateway_loop_stop",
     changes="the gateway's event loop is also stopped with call_soon_threadsafe at shutdown",
     why=(
-        "loop.stop() from the shutdown thread could leave the loop asleep in select() until "
-        "SIGKILL"
+        "loop.stop() from the shutdown thread could leave the loop asleep in select() until SIGKILL"
     ),
     verified_on=("4.14.0",),
     opt_out=None,

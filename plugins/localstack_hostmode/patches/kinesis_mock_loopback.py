@@ -24,7 +24,7 @@ from typing import Any
 
 from localstack_hostmode import contract
 
-from .registry import HostPatch
+from .registry import HostPatch, patch_function
 
 LOOPBACK = "127.0.0.1"
 
@@ -82,15 +82,11 @@ def _server_on_loopback(create_server: Any, self: Any, account_id: str) -> Any:
 
 
 def apply() -> None:
-    from localstack.services.kinesis import kinesis_mock_server as kms
-    from localstack.utils.patch import Patch
-
-    Patch.function(
-        kms.KinesisMockNodeServer._create_shell_command, _shell_command_with_preload
-    ).apply()
-    Patch.function(
-        kms.KinesisServerManager._create_kinesis_mock_server, _server_on_loopback
-    ).apply()
+    module = "localstack.services.kinesis.kinesis_mock_server"
+    patch_function(
+        module, "KinesisMockNodeServer._create_shell_command", _shell_command_with_preload
+    )
+    patch_function(module, "KinesisServerManager._create_kinesis_mock_server", _server_on_loopback)
 
 
 PATCH = HostPatch(

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from .registry import HostPatch
+from .registry import HostPatch, patch_function
 
 LOG = logging.getLogger(__name__)
 
@@ -30,10 +30,11 @@ def _stop_version_if_running(stop_version: Any, self: Any, qualified_arn: str) -
 
 
 def apply() -> None:
-    from localstack.services.lambda_.invocation.lambda_service import LambdaService
-    from localstack.utils.patch import Patch
-
-    Patch.function(LambdaService.stop_version, _stop_version_if_running).apply()
+    patch_function(
+        "localstack.services.lambda_.invocation.lambda_service",
+        "LambdaService.stop_version",
+        _stop_version_if_running,
+    )
 
 
 PATCH = HostPatch(

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .registry import HostPatch
+from .registry import HostPatch, patch_function
 
 
 def _configured_log_group(get_log_group_name: Any, self: Any) -> str:
@@ -25,12 +25,11 @@ def _configured_log_group(get_log_group_name: Any, self: Any) -> str:
 
 
 def apply() -> None:
-    from localstack.services.lambda_.invocation.execution_environment import (
-        ExecutionEnvironment,
+    patch_function(
+        "localstack.services.lambda_.invocation.execution_environment",
+        "ExecutionEnvironment.get_log_group_name",
+        _configured_log_group,
     )
-    from localstack.utils.patch import Patch
-
-    Patch.function(ExecutionEnvironment.get_log_group_name, _configured_log_group).apply()
 
 
 PATCH = HostPatch(

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from .registry import HostPatch
+from .registry import HostPatch, patch_function
 
 LOG = logging.getLogger(__name__)
 
@@ -38,10 +38,11 @@ def _stop_interrupting_at_shutdown(stop: Any, self: Any) -> None:
 
 
 def apply() -> None:
-    from localstack.services.lambda_.invocation import event_manager
-    from localstack.utils.patch import Patch
-
-    Patch.function(event_manager.Poller.stop, _stop_interrupting_at_shutdown).apply()
+    patch_function(
+        "localstack.services.lambda_.invocation.event_manager",
+        "Poller.stop",
+        _stop_interrupting_at_shutdown,
+    )
 
 
 PATCH = HostPatch(

@@ -24,6 +24,7 @@ import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 LOG = logging.getLogger(__name__)
 
@@ -60,6 +61,18 @@ def localstack_version() -> str | None:
         return version("localstack-core")
     except PackageNotFoundError:
         return None
+
+
+def patch_function(module: str, qualname: str, replacement: Callable[..., Any]) -> None:
+    """Replace ``qualname`` (e.g. ``"Poller.stop"``) of LocalStack's ``module`` with
+    ``replacement``, called with the original first (``localstack.utils.patch.Patch.function``).
+    The module is imported only now: patches import LocalStack when they apply, not before."""
+    from localstack.utils.patch import Patch
+
+    target: Any = importlib.import_module(module)
+    for attribute in qualname.split("."):
+        target = getattr(target, attribute)
+    Patch.function(target, replacement).apply()
 
 
 def load_patches(modules: Iterable[str] = PATCH_MODULES) -> tuple[HostPatch, ...]:
