@@ -1,11 +1,12 @@
 """CloudFormation stacks with Lambda functions, with the host-mode patch in place.
 
-plugins/localstack_hostmode/cloudformation.py makes LocalStack's AWS::Lambda::Function provider
-poll the function's state every few milliseconds instead of every second, and gives the Lambda
-service's task pool room for the version rollovers of a stack update. These tests check that
-the waits still wait for the real state: an updated stack serves the NEW code and configuration
-from every function, a second update right after the first does too, and a function that cannot
-start still fails its stack. Timings are not asserted here; `make bench` measures them.
+plugins/localstack_hostmode/patches/cloudformation_lambda_waits.py makes LocalStack's
+AWS::Lambda::Function provider poll the function's state every few milliseconds instead of every
+second, and gives the Lambda service's task pool room for the version rollovers of a stack
+update. These tests check that the waits still wait for the real state: an updated stack serves
+the NEW code and configuration from every function, a second update right after the first does
+too, and a function that cannot start still fails its stack. Timings are not asserted here;
+`make bench` measures them.
 """
 
 from __future__ import annotations
@@ -136,9 +137,9 @@ def test_fast_wait_hook_is_loaded(localstack: str) -> None:
     if "dynamodb:moto" not in providers:
         pytest.skip("LocalStack runs without the localstack-hostmode plugins (Docker mode)")
 
-    # THEN the host-mode CloudFormation hook ran at start
+    # THEN the hook that applies the host-mode patches (CloudFormation waits among them) ran
     hooks = {p["name"]: p for p in plugins.get("localstack.hooks.on_infra_start", [])}
-    assert hooks.get("hostmode_fast_lambda_cfn_waits", {}).get("is_loaded"), hooks.keys()
+    assert hooks.get("hostmode_patches", {}).get("is_loaded"), hooks.keys()
 
 
 def test_updated_stack_serves_the_new_code_from_every_function(

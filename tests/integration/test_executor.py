@@ -25,7 +25,7 @@ from test_executor_support import (
     zip_files,
 )
 
-from localstack_hostmode.executor_interpreters import RuntimeNotAvailable, find_interpreter
+from localstack_hostmode.lambda_runtime.interpreters import RuntimeNotAvailable, find_interpreter
 
 pytestmark = pytest.mark.integration
 

@@ -8,8 +8,5 @@ class LocalProcessRuntimeExecutorPlugin(RuntimeExecutorPlugin):
 
     def load(self, *args, **kwargs):
         from localstack_hostmode.lambda_runtime.executor import LocalProcessRuntimeExecutor
-        from localstack_hostmode.patches import lambda_invocation_context
 
-        # TODO(lead): applied by the patch registry once merged; here until then
-        lambda_invocation_context.PATCH.apply()
         return LocalProcessRuntimeExecutor

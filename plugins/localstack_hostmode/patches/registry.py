@@ -1,16 +1,133 @@
-"""Minimal stand-in for helper h3's patch registry (the lead keeps h3's version on merge)."""
+"""The one registry of host mode's patches to LocalStack's own code.
+
+Every change host mode makes to LocalStack's behaviour (as opposed to the plugins it adds) is a
+``HostPatch`` in its own module of this package: what it changes, why, the localstack-core
+versions its code was verified against, and the environment variable that turns it off. The
+``on_infra_start`` hook in hooks.py calls ``apply_all()``, which applies each patch once:
+
+* on a localstack-core version not in the patch's ``verified_on`` it is skipped with a warning
+  (a pin bump must not silently apply code written against another release's internals);
+* with its opt-out variable set to ``0`` in LocalStack's environment it is skipped (logged);
+* otherwise its ``apply`` runs; patches replace functions and methods through LocalStack's own
+  ``localstack.utils.patch.Patch``, so ``Patch.applied_patches`` lists them too.
+
+The outcome of every patch is logged in one line and kept in ``REGISTRY.outcomes``.
+
+No LocalStack import at module level: the registry is unit-tested without LocalStack installed.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
+import logging
+import os
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+LOG = logging.getLogger(__name__)
+
+# One module per patch, each with a module-level PATCH; applied in this order.
+PATCH_MODULES = (
+    "cloudformation_lambda_waits",
+    "kinesis_mock_loopback",
+    "lambda_pollers_shutdown",
+    "gateway_loop_stop",
+    "lambda_log_group",
+    "lambda_delete_failed_functions",
+    "lambda_invocation_context",
+)
+
+APPLIED = "applied"
+SKIPPED_VERSION = "skipped (not verified on this localstack-core)"
+SKIPPED_OPT_OUT = "skipped (opted out)"
 
 
 @dataclass(frozen=True)
 class HostPatch:
+    """One change to LocalStack's code; see the module docstring."""
+
     name: str
-    changes: str
-    why: str
-    verified_on: tuple[str, ...]
-    opt_out: str | None
-    apply: Callable[[], None]
+    changes: str  # what LocalStack does differently, in one sentence
+    why: str  # what went wrong without it
+    verified_on: tuple[str, ...]  # localstack-core versions whose code the patch was checked on
+    opt_out: str | None  # env var that skips the patch when set to "0"; None: no opt-out
+    apply: Callable[[], None]  # imports LocalStack lazily and applies the Patch(es)
+
+
+def localstack_version() -> str | None:
+    """The installed localstack-core version, or None when it is not installed."""
+    try:
+        return version("localstack-core")
+    except PackageNotFoundError:
+        return None
+
+
+def patch_function(module: str, qualname: str, replacement: Callable[..., Any]) -> None:
+    """Replace ``qualname`` (e.g. ``"Poller.stop"``) of LocalStack's ``module`` with
+    ``replacement``, called with the original first (``localstack.utils.patch.Patch.function``).
+    The module is imported only now: patches import LocalStack when they apply, not before."""
+    from localstack.utils.patch import Patch
+
+    target: Any = importlib.import_module(module)
+    for attribute in qualname.split("."):
+        target = getattr(target, attribute)
+    Patch.function(target, replacement).apply()
+
+
+def load_patches(modules: Iterable[str] = PATCH_MODULES) -> tuple[HostPatch, ...]:
+    """The PATCH of each module of this package named in ``modules``."""
+    return tuple(importlib.import_module(f"{__package__}.{name}").PATCH for name in modules)
+
+
+class PatchRegistry:
+    """Applies its patches once each and remembers what became of them."""
+
+    def __init__(self, patches: Iterable[HostPatch]) -> None:
+        self.patches = tuple(patches)
+        self.outcomes: dict[str, str] = {}  # patch name -> APPLIED / SKIPPED_*
+
+    def apply_all(self, installed: str | None) -> dict[str, str]:
+        """Apply every patch not handled yet, on localstack-core ``installed``."""
+        pending = [p for p in self.patches if p.name not in self.outcomes]
+        for patch in pending:
+            self.outcomes[patch.name] = self._apply(patch, installed)
+        if pending:
+            LOG.info("host-mode patches on localstack-core %s: %s", installed, self.summary())
+        return dict(self.outcomes)
+
+    def summary(self) -> str:
+        """E.g. ``applied: a, b; skipped (opted out): c``."""
+        by_outcome: dict[str, list[str]] = {}
+        for name, outcome in self.outcomes.items():
+            by_outcome.setdefault(outcome, []).append(name)
+        return "; ".join(f"{outcome}: {', '.join(names)}" for outcome, names in by_outcome.items())
+
+    @staticmethod
+    def _apply(patch: HostPatch, installed: str | None) -> str:
+        if installed not in patch.verified_on:
+            LOG.warning(
+                "host-mode patch %s skipped: verified on localstack-core %s, this is %s",
+                patch.name,
+                ", ".join(patch.verified_on),
+                installed,
+            )
+            return SKIPPED_VERSION
+        if patch.opt_out and os.environ.get(patch.opt_out, "1") == "0":
+            LOG.info("host-mode patch %s skipped: %s=0", patch.name, patch.opt_out)
+            return SKIPPED_OPT_OUT
+        patch.apply()
+        LOG.debug("host-mode patch %s applied: %s", patch.name, patch.changes)
+        return APPLIED
+
+
+REGISTRY: PatchRegistry | None = None
+
+
+def apply_all() -> dict[str, str]:
+    """Apply the registered patches (once) on the installed localstack-core."""
+    global REGISTRY
+    if REGISTRY is None:
+        REGISTRY = PatchRegistry(load_patches())
+    return REGISTRY.apply_all(localstack_version())

@@ -34,27 +34,23 @@ gets LAMBDA_TASK_WORKERS threads instead: the same tasks, run as before, none of
 for a thread that is only waiting itself. Threads are started on demand, so an idle LocalStack
 has none of the extra ones.
 
-Applied at LocalStack start through the ``localstack.hooks.on_infra_start`` hook (entry point in
-plugins/pyproject.toml), only on the LocalStack version whose code this was written against;
-anything else is logged and left alone. ``HOSTMODE_CFN_FAST_WAITS=0`` in LocalStack's
-environment leaves upstream's behaviour in place (for comparisons).
+Verified on localstack-core 4.14.0; on any other version the registry (registry.py) skips it
+with a warning. Opt-out: ``HOSTMODE_CFN_FAST_WAITS=0`` in LocalStack's environment leaves
+upstream's behaviour in place (for comparisons).
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import os
 import time
 from concurrent.futures import ThreadPoolExecutor
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from localstack.runtime import hooks
+from .registry import HostPatch, patch_function
 
 LOG = logging.getLogger(__name__)
 
-SUPPORTED_LOCALSTACK = "4.14.0"
 # First re-check after 20 ms (a function is typically ready 30-150 ms after the call), then
 # back off so a slow function costs a handful of GetFunction calls per second, not dozens.
 POLL_MIN_S = 0.02
@@ -65,8 +61,6 @@ FAST_WAIT_S = 10.0
 FAST_WAITERS = frozenset({"function_updated_v2", "function_active_v2"})
 # LambdaService's task pool: room for the rollovers' blocking stops and the starts behind them.
 LAMBDA_TASK_WORKERS = 32
-
-_applied = False
 
 
 class _FastWaiter:
@@ -154,40 +148,15 @@ def _init_with_roomier_pool(init: Any, self: Any, *args: Any, **kwargs: Any) -> 
     default.shutdown(wait=False)
 
 
-def localstack_version() -> str | None:
-    try:
-        return version("localstack-core")
-    except PackageNotFoundError:
-        return None
-
-
-def apply_patches() -> bool:
-    """Apply both patches once; False when this LocalStack is not the version they were
-    written against."""
-    global _applied
-    if _applied:
-        return True
-    if os.environ.get("HOSTMODE_CFN_FAST_WAITS", "1") == "0":
-        LOG.debug("HOSTMODE_CFN_FAST_WAITS=0: CloudFormation Lambda waits left as they are")
-        return False
-    found = localstack_version()
-    if found != SUPPORTED_LOCALSTACK:
-        LOG.debug(
-            "localstack-core %s is not %s: CloudFormation Lambda waits left as they are",
-            found,
-            SUPPORTED_LOCALSTACK,
-        )
-        return False
-    from localstack.services.lambda_.invocation.lambda_service import LambdaService
-    from localstack.services.lambda_.resource_providers.aws_lambda_function import (
-        LambdaFunctionProvider,
+def apply() -> None:
+    provider = "localstack.services.lambda_.resource_providers.aws_lambda_function"
+    patch_function(provider, "LambdaFunctionProvider.create", _create_polling_fast)
+    patch_function(provider, "LambdaFunctionProvider.update", _update_with_fast_waiters)
+    patch_function(
+        "localstack.services.lambda_.invocation.lambda_service",
+        "LambdaService.__init__",
+        _init_with_roomier_pool,
     )
-    from localstack.utils.patch import Patch
-
-    Patch.function(LambdaFunctionProvider.create, _create_polling_fast).apply()
-    Patch.function(LambdaFunctionProvider.update, _update_with_fast_waiters).apply()
-    Patch.function(LambdaService.__init__, _init_with_roomier_pool).apply()
-    _applied = True
     LOG.debug(
         "CloudFormation AWS::Lambda::Function: state polled every %.0f-%.0f ms instead of 1 s; "
         "Lambda service task pool: %d threads",
@@ -195,10 +164,21 @@ def apply_patches() -> bool:
         POLL_MAX_S * 1000,
         LAMBDA_TASK_WORKERS,
     )
-    return True
 
 
-@hooks.on_infra_start()
-def hostmode_fast_lambda_cfn_waits() -> None:
-    """on_infra_start hook: see the module docstring."""
-    apply_patches()
+PATCH = HostPatch(
+    name="cloudformation_lambda_waits",
+    changes=(
+        "CloudFormation's AWS::Lambda::Function provider re-checks a function's state after "
+        f"{POLL_MIN_S * 1000:.0f}-{POLL_MAX_S * 1000:.0f} ms instead of 1 s; LambdaService's "
+        f"task pool has {LAMBDA_TASK_WORKERS} threads instead of cpu_count + 4"
+    ),
+    why=(
+        "local-process functions are ready in 30-150 ms, so each function of a stack cost a "
+        "whole second of sleep (a 17-function redeploy took ~21 s), and version rollovers "
+        "filled the small task pool with blocking stops"
+    ),
+    verified_on=("4.14.0",),
+    opt_out="HOSTMODE_CFN_FAST_WAITS",
+    apply=apply,
+)
