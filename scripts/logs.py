@@ -15,7 +15,8 @@ from datetime import UTC, datetime
 
 from botocore.exceptions import ClientError
 
-from stack import check_endpoint, client, resolve_function_name
+from endpoint import check_endpoint
+from stack import client, resolve_function_name
 
 
 def fetch(group: str, start_ms: int | None, limit: int) -> list[dict]:
