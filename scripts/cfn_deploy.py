@@ -15,6 +15,7 @@ from botocore.exceptions import ClientError
 import stack as st
 from artifacts import upload_once
 from endpoint import endpoint_url, is_local, region
+from polling import wait_until
 from stack import DeployError, log
 
 POLL_SECONDS = 0.25
@@ -97,27 +98,31 @@ class EventPrinter:
 
 
 def wait_stack(stack_name: str, since: float, timeout: float = 600) -> str:
+    """Print the stack's events until it settles; its final status, or DeployError."""
     printer = EventPrinter(stack_name, since)
-    deadline = time.monotonic() + timeout
     cfn = st.client("cloudformation")
-    while True:
+
+    def settled() -> str:
         printer.poll()
         stack = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
         status = stack["StackStatus"]
-        if status in TERMINAL_OK or status in TERMINAL_BAD:
-            printer.poll()
-            if status in TERMINAL_BAD:
-                why = [
-                    f"{e['LogicalResourceId']} ({e.get('ResourceType')}): "
-                    f"{e.get('ResourceStatusReason') or 'no reason given'}"
-                    for e in printer.failures
-                    if e["LogicalResourceId"] != stack_name
-                ] or [stack.get("StackStatusReason") or "no reason given"]
-                raise DeployError(f"stack {stack_name} ended {status}:\n  " + "\n  ".join(why))
-            return status
-        if time.monotonic() > deadline:
-            raise DeployError(f"stack {stack_name} still {status} after {timeout:.0f}s")
-        time.sleep(POLL_SECONDS)
+        assert status in TERMINAL_OK or status in TERMINAL_BAD, (
+            f"stack {stack_name} still {status} after {timeout:.0f}s")
+        printer.poll()
+        if status in TERMINAL_BAD:
+            why = [
+                f"{e['LogicalResourceId']} ({e.get('ResourceType')}): "
+                f"{e.get('ResourceStatusReason') or 'no reason given'}"
+                for e in printer.failures
+                if e["LogicalResourceId"] != stack_name
+            ] or [stack.get("StackStatusReason") or "no reason given"]
+            raise DeployError(f"stack {stack_name} ended {status}:\n  " + "\n  ".join(why))
+        return status
+
+    try:
+        return wait_until(settled, timeout=timeout, interval=POLL_SECONDS)
+    except AssertionError as e:
+        raise DeployError(str(e)) from None
 
 
 def delete_stack(stack_name: str, attempts: int = 2) -> None:
@@ -140,21 +145,58 @@ def delete_stack(stack_name: str, attempts: int = 2) -> None:
         log(f"stack {stack_name} is {status}: deleting it again")
 
 
-def deploy_stack(stack_name: str, body: str, params: list[dict[str, str]], bucket: str) -> str:
-    """Create or update the stack through one change set; returns what happened."""
-    cfn = st.client("cloudformation")
+def _settled_status(stack_name: str) -> str | None:
+    """The stack's status once it can take a change set: a stack that cannot be updated is
+    deleted (None), one in progress is waited for."""
     status = stack_status(stack_name)
     if status in RECREATE:
         log(f"stack {stack_name} is {status}: deleting it before creating it again")
         delete_stack(stack_name)
-        status = None
+        return None
     if status and status.endswith("_IN_PROGRESS") and status != "REVIEW_IN_PROGRESS":
         log(f"stack {stack_name} is {status}: waiting for it to settle")
         try:
             wait_stack(stack_name, time.time())
         except DeployError as e:
             log(str(e))
-        return deploy_stack(stack_name, body, params, bucket)
+        return _settled_status(stack_name)
+    return status
+
+
+def _template_argument(body: str, bucket: str) -> dict[str, str]:
+    """TemplateBody, or a TemplateURL in the artifacts bucket for a template over the limit."""
+    if len(body.encode()) <= MAX_INLINE_TEMPLATE:
+        return {"TemplateBody": body}
+    key = f"templates/{hashlib.sha256(body.encode()).hexdigest()[:16]}.json"  # like sam
+    upload_once(bucket, key, body.encode)
+    if is_local():
+        return {"TemplateURL": f"{endpoint_url()}/{bucket}/{key}"}
+    return {"TemplateURL": f"https://{bucket}.s3.{region()}.amazonaws.com/{key}"}
+
+
+def _wait_change_set(stack_name: str, name: str) -> dict[str, Any] | None:
+    """The created change set, or None when it holds no changes (it is deleted then)."""
+    cfn = st.client("cloudformation")
+    deadline = time.monotonic() + 120
+    while True:
+        cs = cfn.describe_change_set(StackName=stack_name, ChangeSetName=name)
+        if cs["Status"] == "CREATE_COMPLETE":
+            return cs
+        if cs["Status"] == "FAILED":
+            reason = cs.get("StatusReason") or ""
+            if "didn't contain changes" in reason or "No updates" in reason:
+                cfn.delete_change_set(StackName=stack_name, ChangeSetName=name)
+                return None
+            raise DeployError(f"change set failed: {reason}")
+        if time.monotonic() > deadline:
+            raise DeployError(f"change set still {cs['Status']} after 120s")
+        time.sleep(0.2)
+
+
+def deploy_stack(stack_name: str, body: str, params: list[dict[str, str]], bucket: str) -> str:
+    """Create or update the stack through one change set; returns what happened."""
+    cfn = st.client("cloudformation")
+    status = _settled_status(stack_name)
     # Only a cleanly deployed stack can be "unchanged" (after a rollback, the template
     # CloudFormation reports may be the one that failed).
     if status in ("CREATE_COMPLETE", "UPDATE_COMPLETE") and _same_deployment(
@@ -163,16 +205,6 @@ def deploy_stack(stack_name: str, body: str, params: list[dict[str, str]], bucke
         return "unchanged"
 
     change_type = "UPDATE" if status and status != "REVIEW_IN_PROGRESS" else "CREATE"
-    template_arg: dict[str, str] = {"TemplateBody": body}
-    if len(body.encode()) > MAX_INLINE_TEMPLATE:  # go through S3 like sam
-        key = f"templates/{hashlib.sha256(body.encode()).hexdigest()[:16]}.json"
-        upload_once(bucket, key, body.encode)
-        url = (
-            f"{endpoint_url()}/{bucket}/{key}"
-            if is_local()
-            else f"https://{bucket}.s3.{region()}.amazonaws.com/{key}"
-        )
-        template_arg = {"TemplateURL": url}
     name = f"deploy-{int(time.time() * 1000)}"
     since = time.time()
     cfn.create_change_set(
@@ -181,22 +213,11 @@ def deploy_stack(stack_name: str, body: str, params: list[dict[str, str]], bucke
         ChangeSetType=change_type,
         Parameters=params,
         Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
-        **template_arg,
+        **_template_argument(body, bucket),
     )
-    deadline = time.monotonic() + 120
-    while True:
-        cs = cfn.describe_change_set(StackName=stack_name, ChangeSetName=name)
-        if cs["Status"] == "CREATE_COMPLETE":
-            break
-        if cs["Status"] == "FAILED":
-            reason = cs.get("StatusReason") or ""
-            if "didn't contain changes" in reason or "No updates" in reason:
-                cfn.delete_change_set(StackName=stack_name, ChangeSetName=name)
-                return "unchanged"
-            raise DeployError(f"change set failed: {reason}")
-        if time.monotonic() > deadline:
-            raise DeployError(f"change set still {cs['Status']} after 120s")
-        time.sleep(0.2)
+    cs = _wait_change_set(stack_name, name)
+    if cs is None:
+        return "unchanged"
     if change_type == "UPDATE" and not cs.get("Changes"):
         cfn.delete_change_set(StackName=stack_name, ChangeSetName=name)
         return "unchanged"
