@@ -22,9 +22,11 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-import deploy
+import data_layer
 import stack as st
-from stack import client, http, mails_to, wait_until
+from endpoint import check_endpoint
+from polling import wait_until
+from stack import client, http, mails_to
 
 OK, FAIL = "\u2714", "\u2718"
 
@@ -39,7 +41,7 @@ class Demo:
         self.leftovers: list[tuple[str, dict[str, Any]]] = []
 
     def name(self, var: str) -> str:
-        return deploy.data_layer_name(var)
+        return data_layer.name(var)
 
     def function(self, prefix: str) -> str:
         matches = [v for k, v in self.functions.items() if k.startswith(prefix)]
@@ -304,7 +306,7 @@ def run_flow(demo: Demo, method: str) -> tuple[bool, str, float]:
 
 
 def main() -> int:
-    if problem := st.check_endpoint():
+    if problem := check_endpoint():
         print(problem, file=sys.stderr)
         return 1
     try:

@@ -15,7 +15,8 @@ from pathlib import Path
 
 from botocore.exceptions import ClientError
 
-from stack import check_endpoint, client, resolve_function_name, stack_functions
+from endpoint import check_endpoint
+from stack import client, resolve_function_name, stack_functions
 
 
 def main(argv: list[str]) -> int:

@@ -15,7 +15,8 @@ from datetime import UTC, datetime
 
 from botocore.exceptions import ClientError
 
-from stack import check_endpoint, client, resolve_function_name
+from endpoint import check_endpoint
+from stack import client, resolve_function_name
 
 
 def fetch(group: str, start_ms: int | None, limit: int) -> list[dict]:
@@ -62,14 +63,19 @@ def main(argv: list[str]) -> int:
             return 1
         raise
     events = every[-args.lines :] if args.lines else every
-    seen = {e["eventId"] for e in every}  # follow mode must not print older ones later
     for e in events:
         show(e)
     if not events:
         print(f"{group}: no events", file=sys.stderr)
-    if not args.follow:
-        return 0
-    last = events[-1]["timestamp"] if events else int(time.time() * 1000)
+    if args.follow:
+        # follow mode must not print older ones later
+        follow(group, {e["eventId"] for e in every},
+               events[-1]["timestamp"] if events else int(time.time() * 1000))
+    return 0
+
+
+def follow(group: str, seen: set[str], last: int) -> None:
+    """Print new events once a second until Ctrl-C."""
     try:
         while True:
             time.sleep(1)
@@ -79,7 +85,7 @@ def main(argv: list[str]) -> int:
                     show(e)
                     last = max(last, e["timestamp"])
     except KeyboardInterrupt:
-        return 0
+        return
 
 
 if __name__ == "__main__":

@@ -1,8 +1,8 @@
-"""Shared helpers for the deploy / invoke / logs / demo scripts and the integration tests.
+"""The deployed stack as scripts and tests see it: boto3 clients, outputs, function names,
+and the small HTTP client plus LocalStack's SES mailbox the flows are checked against.
 
-Everything reads its endpoint, region and stack name from the environment the Makefile exports
-(AWS_ENDPOINT_URL, AWS_DEFAULT_REGION, STACK_NAME), so the scripts and the tests address the
-same LocalStack and the same stack.
+The endpoint and region come from endpoint.py, the stack name from STACK_NAME (the Makefile
+exports all three), so the scripts and the tests address the same LocalStack and stack.
 """
 
 from __future__ import annotations
@@ -10,10 +10,8 @@ from __future__ import annotations
 import json
 import os
 import sys
-import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -21,36 +19,22 @@ from urllib.parse import urlsplit
 import boto3
 from botocore.config import Config
 
+from endpoint import endpoint_url, is_local, region
+from polling import wait_until  # noqa: F401  (tests/integration/app import it from here)
+
 ROOT = Path(__file__).resolve().parent.parent
 BUILD_DIR = ROOT / ".build"
 OUTPUTS_FILE = BUILD_DIR / "outputs.json"
 
-DEFAULT_ENDPOINT = "http://127.0.0.1:4566"
-DEFAULT_REGION = "us-east-1"
 DEFAULT_STACK = "serverless-app"
 
 
-def endpoint_url() -> str:
-    """AWS_ENDPOINT_URL, else LocalStack on LOCALSTACK_PORT (as the Makefile derives it)."""
-    url = os.environ.get("AWS_ENDPOINT_URL")
-    if url:
-        return url.rstrip("/")
-    port = os.environ.get("LOCALSTACK_PORT")
-    return f"http://127.0.0.1:{port}" if port else DEFAULT_ENDPOINT
-
-
-def region() -> str:
-    return os.environ.get("AWS_DEFAULT_REGION") or os.environ.get("AWS_REGION") or DEFAULT_REGION
+class DeployError(RuntimeError):
+    """A deploy step failed; the message says which and why."""
 
 
 def stack_name() -> str:
     return os.environ.get("STACK_NAME") or DEFAULT_STACK
-
-
-def is_local(endpoint: str | None = None) -> bool:
-    """True when the endpoint is a LocalStack (anything but the real AWS endpoints)."""
-    host = urlsplit(endpoint or endpoint_url()).hostname or ""
-    return not host.endswith("amazonaws.com")
 
 
 _session: boto3.session.Session | None = None
@@ -75,48 +59,6 @@ def client(service: str, **config: Any) -> Any:
 
 def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
-
-
-def wait_until[T](
-    probe: Callable[[], T],
-    timeout: float = 30.0,
-    interval: float = 0.25,
-    what: str = "condition",
-) -> T:
-    """Call `probe` until it returns a truthy value without raising AssertionError.
-
-    The last AssertionError (or a TimeoutError naming `what`) is raised at the deadline, so a
-    probe can hold the assertion itself and the failure message says what was last seen.
-    """
-    deadline = time.monotonic() + timeout
-    last: AssertionError | None = None
-    while True:
-        try:
-            result = probe()
-            if result:
-                return result
-            last = None
-        except AssertionError as e:
-            last = e
-        if time.monotonic() >= deadline:
-            if last is not None:
-                raise last
-            raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(interval)
-
-
-def check_endpoint() -> str | None:
-    """None when LocalStack answers at the endpoint, else a message saying what to do."""
-    if not is_local():
-        return None
-    url = f"{endpoint_url()}/_localstack/health"
-    try:
-        with urllib.request.urlopen(url, timeout=3) as resp:
-            resp.read()
-        return None
-    except (OSError, urllib.error.URLError) as e:
-        reason = getattr(e, "reason", e)
-        return f"LocalStack does not answer at {endpoint_url()} ({reason}); run `make up` first"
 
 
 # --- stack outputs -------------------------------------------------------------------------
@@ -145,12 +87,25 @@ def describe_outputs(name: str | None = None) -> dict[str, str]:
     return {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
 
 
+# .build/outputs.json: the outputs plus which stack and endpoint they belong to
+_OUTPUTS_META = ("_stack", "_endpoint")
+
+
+def write_outputs(name: str, outputs: dict[str, str]) -> None:
+    BUILD_DIR.mkdir(parents=True, exist_ok=True)
+    data = {"_stack": name, "_endpoint": endpoint_url(), **outputs}
+    # one temp file per process: deploys to other ports may finish at the same moment
+    tmp = OUTPUTS_FILE.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    tmp.replace(OUTPUTS_FILE)
+
+
 def load_outputs(refresh: bool = False) -> dict[str, str]:
     """Stack outputs as written by deploy.py (.build/outputs.json), else read from the stack."""
     if not refresh and OUTPUTS_FILE.exists():
         data = json.loads(OUTPUTS_FILE.read_text())
         if data.get("_stack") == stack_name() and data.get("_endpoint") == endpoint_url():
-            return data
+            return {k: v for k, v in data.items() if k not in _OUTPUTS_META}
     outputs = describe_outputs()
     if "ApiUrl" in outputs:
         outputs["ApiUrl"] = api_url_for_endpoint(outputs["ApiUrl"])

@@ -13,13 +13,10 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -27,11 +24,11 @@ from urllib.parse import urlparse
 
 import pytest
 
-import stack
+import polling
+from endpoint import endpoint_url, localstack_health
 
 ROOT = Path(__file__).resolve().parent.parent
 HOSTMODE = ROOT / "scripts" / "hostmode.py"
-DEFAULT_ENDPOINT = "http://127.0.0.1:4566"
 INTEGRATION_DIR = ROOT / "tests" / "integration"
 # first start on a fresh machine installs LocalStack (~2 min); a warm start takes seconds
 STARTUP_TIMEOUT_S = float(os.environ.get("LOCALSTACK_STARTUP_TIMEOUT", "900"))
@@ -43,22 +40,6 @@ _AWS_DEFAULTS = {
     "AWS_ACCESS_KEY_ID": "test",
     "AWS_SECRET_ACCESS_KEY": "test",
 }
-
-
-def endpoint_url() -> str:
-    url = os.environ.get("AWS_ENDPOINT_URL") or ""
-    if not url:
-        port = os.environ.get("LOCALSTACK_PORT") or "4566"
-        url = f"http://127.0.0.1:{port}"
-    return url.rstrip("/")
-
-
-def localstack_health(url: str, timeout: float = 2.0) -> dict | None:
-    try:
-        with urllib.request.urlopen(f"{url}/_localstack/health", timeout=timeout) as resp:
-            return json.loads(resp.read() or b"{}")
-    except (OSError, ValueError, urllib.error.URLError):
-        return None
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -178,10 +159,10 @@ def aws_client(localstack: str) -> Callable[..., Any]:
 
 def poll_until[T](predicate: Callable[[], T], timeout: float = 10.0, interval: float = 0.1,
                message: str = "condition") -> T:
-    """``stack.wait_until`` for tests: an AssertionError from ``predicate`` counts as "not yet"
+    """``polling.wait_until`` for tests: an AssertionError from ``predicate`` counts as "not yet"
     and the last one is re-raised at the deadline; a plain timeout is a test failure too."""
     try:
-        return stack.wait_until(predicate, timeout=timeout, interval=interval, what=message)
+        return polling.wait_until(predicate, timeout=timeout, interval=interval, what=message)
     except TimeoutError as e:
         raise AssertionError(str(e)) from None
 

@@ -13,20 +13,21 @@ from typing import Any
 
 import pytest
 
-from deploy import DATA_LAYER_DEFAULTS
+import data_layer
 
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "init-aws.sh"
-# deploy.py passes these names to the template: init-aws.sh must create exactly them
-DEFAULT_NAMES = DATA_LAYER_DEFAULTS
+SPEC = data_layer.load_spec()
+# deploy.py passes the spec's names to the template: init-aws.sh must create exactly them
+DEFAULT_NAMES = data_layer.names(SPEC, environ={})
 SEEDED = {"SKU-1": "100", "SKU-OUT": "0"}
-VISIBILITY_TIMEOUT = 10  # orders-queue; see ORDERS_QUEUE_VISIBILITY_TIMEOUT in init-aws.sh
+VISIBILITY_TIMEOUT = 10  # orders-queue (spec); tests/unit/test_deploy_data_layer.py pins it
 
 
 def run_init(endpoint: str, names: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    # awslocal comes from the test venv (requirements/dev.txt has awscli-local)
+    # the python with boto3 comes from the test venv (LocalStack's venv when `make up` runs it)
     path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
     env = dict(os.environ, AWS_ENDPOINT_URL=endpoint, PATH=path, **names)
     result = subprocess.run([str(SCRIPT)], env=env, capture_output=True, text=True, timeout=300)

@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+import data_layer
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -76,9 +78,23 @@ def test_sets_the_knobs_users_need(service: dict) -> None:
     assert "LOCALSTACK_AUTH_TOKEN" not in env
 
 
+def test_mounts_what_init_aws_runs(service: dict) -> None:
+    # init-aws.sh runs /opt/app/scripts/data_layer.py with the spec when it is not in a checkout
+    init = (ROOT / "init-aws.sh").read_text()
+    assert "root=/opt/app" in init and "scripts/data_layer.py" in init
+    mounts = {v.split(":")[1]: v.split(":")[0] for v in service["volumes"]}
+    assert mounts["/opt/app/scripts"] == "./scripts"
+    assert (ROOT / "scripts" / "data_layer.py").exists()
+    spec = "functions/common/data_layer.json"
+    assert mounts[f"/opt/app/{spec}"] == f"./{spec}"
+    assert (ROOT / spec).exists()
+    app_mounts = [v for v in service["volumes"] if v.split(":")[1].startswith("/opt/app/")]
+    assert all(v.endswith(":ro") for v in app_mounts), app_mounts
+
+
 def test_passes_init_resource_names_through(service: dict) -> None:
     env = _env(service)
-    names = re.findall(r'^([A-Z_]+)="\$\{\1:-', (ROOT / "init-aws.sh").read_text(), re.M)
+    names = data_layer.names(data_layer.load_spec(), environ={})
     assert {"USERS_TABLE", "ORDERS_QUEUE", "EVENTS_STREAM"} <= set(names)
     for name in names:
         assert name in env, f"init-aws.sh reads {name} but the container does not get it"

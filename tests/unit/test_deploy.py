@@ -1,4 +1,5 @@
-"""Unit tests for scripts/deploy.py and scripts/stack.py (no network: moto for S3)."""
+"""Unit tests for scripts/deploy.py, artifacts.py, app_wiring.py, stack.py and polling.py
+(no network: moto for S3)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,10 @@ import boto3
 import pytest
 from moto import mock_aws
 
+import app_wiring
+import artifacts
 import deploy
+import polling
 import stack as st
 
 TEMPLATE = """\
@@ -71,12 +75,11 @@ def s3(monkeypatch: pytest.MonkeyPatch):
         monkeypatch.setattr(
             st, "client", lambda service, **_: boto3.client(service, region_name="us-east-1")
         )
-        monkeypatch.setattr(deploy, "client", st.client)
         yield client
 
 
 def test_load_template_turns_cfn_tags_into_intrinsics(project: Path) -> None:
-    tpl = deploy.load_template(project / "template.yaml")
+    tpl = artifacts.load_template(project / "template.yaml")
     env = tpl["Resources"]["Fn"]["Properties"]["Environment"]["Variables"]
     assert env["TABLE"] == {"Ref": "UsersTableName"}
     assert env["ARN"] == {"Fn::GetAtt": ["Other", "Arn"]}
@@ -91,7 +94,7 @@ def test_load_template_reads_the_app_template_as_cfn_lint_does() -> None:
     path = st.ROOT / "template.yaml"
 
     # WHEN deploy.py parses it (SAM's parser, no cfn-lint import on the deploy path)
-    ours = deploy.load_template(path)
+    ours = artifacts.load_template(path)
 
     # THEN the result is what cfn-lint's loader gives, so the deployed body does not change
     assert ours == json.loads(json.dumps(cfn_yaml.load(str(path))))
@@ -113,7 +116,7 @@ def test_load_template_short_forms(tmp_path: Path) -> None:
         "      C: !Join ['', [!Select [0, !Split [',', 'a,b']], !Base64 x]]\n"
         "      D: !Condition IsProd\n"
     )
-    tpl = deploy.load_template(path)
+    tpl = artifacts.load_template(path)
     assert tpl["Conditions"]["IsProd"] == {"Fn::Equals": [{"Ref": "Stage"}, "prod"]}
     props = tpl["Resources"]["R"]["Properties"]
     assert props["A"] == {"Fn::GetAtt": ["Fn", "Outputs.Arn"]}
@@ -132,22 +135,22 @@ def test_load_template_short_forms(tmp_path: Path) -> None:
 def test_load_template_of_an_empty_file_is_empty(tmp_path: Path) -> None:
     path = tmp_path / "empty.yaml"
     path.write_text("")
-    assert deploy.load_template(path) == {}
+    assert artifacts.load_template(path) == {}
 
 
 def test_tree_hash_ignores_bytecode_and_tracks_content(project: Path) -> None:
     src = project / "functions"
-    first = deploy.tree_hash(src)
+    first = artifacts.tree_hash(src)
     (src / "users" / "__pycache__" / "y.pyc").write_bytes(b"more junk")
-    assert deploy.tree_hash(src) == first
+    assert artifacts.tree_hash(src) == first
     (src / "users" / "create_user.py").write_text("def handler(e, c): return 1\n")
-    assert deploy.tree_hash(src) != first
+    assert artifacts.tree_hash(src) != first
 
 
 def test_zip_is_deterministic_and_excludes_caches(project: Path) -> None:
     src = project / "functions"
-    a = deploy.zip_tree(src)
-    b = deploy.zip_tree(src)
+    a = artifacts.zip_tree(src)
+    b = artifacts.zip_tree(src)
     assert a == b
     names = zipfile.ZipFile(io.BytesIO(a)).namelist()
     assert names == ["users/create_user.py"]
@@ -155,8 +158,8 @@ def test_zip_is_deterministic_and_excludes_caches(project: Path) -> None:
 
 def test_package_uploads_each_artifact_once_by_content_hash(project: Path, s3) -> None:
     s3.create_bucket(Bucket="arts")
-    tpl = deploy.load_template(project / "template.yaml")
-    out = deploy.package_template(tpl, deploy.Packager("arts", project, hot_reload=False))
+    tpl = artifacts.load_template(project / "template.yaml")
+    out = artifacts.package_template(tpl, artifacts.Packager("arts", project, hot_reload=False))
 
     code = out["Globals"]["Function"]["CodeUri"]
     assert code["Bucket"] == "arts" and code["Key"].startswith("code/functions-")
@@ -171,8 +174,8 @@ def test_package_uploads_each_artifact_once_by_content_hash(project: Path, s3) -
 
 def test_hot_reload_points_code_at_the_source_directory(project: Path, s3) -> None:
     s3.create_bucket(Bucket="arts")
-    tpl = deploy.load_template(project / "template.yaml")
-    out = deploy.package_template(tpl, deploy.Packager("arts", project, hot_reload=True))
+    tpl = artifacts.load_template(project / "template.yaml")
+    out = artifacts.package_template(tpl, artifacts.Packager("arts", project, hot_reload=True))
     assert out["Globals"]["Function"]["CodeUri"] == {
         "Bucket": "hot-reload",
         "Key": str((project / "functions").resolve()),
@@ -184,7 +187,7 @@ def test_hot_reload_points_code_at_the_source_directory(project: Path, s3) -> No
 def test_parameters_from_layer_data_layer_env_and_overrides(
     project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    tpl = deploy.load_template(project / "template.yaml")
+    tpl = artifacts.load_template(project / "template.yaml")
     monkeypatch.setenv("USERS_TABLE", "users-x")
     monkeypatch.setenv("PARAM_OrdersQueueUrl", "http://q")  # explicit override, no lookup
     params = {
@@ -198,7 +201,7 @@ def test_parameters_from_layer_data_layer_env_and_overrides(
 
 
 def test_required_parameter_without_value_is_a_clear_error(project: Path) -> None:
-    tpl = deploy.load_template(project / "template.yaml")
+    tpl = artifacts.load_template(project / "template.yaml")
     with pytest.raises(deploy.DeployError, match="OrdersQueueUrl"):
         deploy.stack_parameters(tpl, "arn:l:1")
 
@@ -206,10 +209,10 @@ def test_required_parameter_without_value_is_a_clear_error(project: Path) -> Non
 def test_requirements_hash_changes_with_requirements(tmp_path: Path) -> None:
     req = tmp_path / "r.txt"
     req.write_text("pillow==13.0.0\n")
-    first = deploy.requirements_hash(req)
-    assert deploy.requirements_hash(req) == first
+    first = artifacts.requirements_hash(req)
+    assert artifacts.requirements_hash(req) == first
     req.write_text("pillow==12.0.0\n")
-    assert deploy.requirements_hash(req) != first
+    assert artifacts.requirements_hash(req) != first
 
 
 @pytest.mark.parametrize(
@@ -238,19 +241,19 @@ def test_api_url_rewrite(url: str, endpoint: str, expected: str) -> None:
 
 def test_wait_until_returns_value_and_reraises_last_assertion() -> None:
     calls = iter([None, 0, "ok"])
-    assert st.wait_until(lambda: next(calls), timeout=5, interval=0) == "ok"
+    assert polling.wait_until(lambda: next(calls), timeout=5, interval=0) == "ok"
 
     def never() -> None:
         raise AssertionError("still 3 items")
 
     with pytest.raises(AssertionError, match="still 3 items"):
-        st.wait_until(never, timeout=0.05, interval=0.01)
+        polling.wait_until(never, timeout=0.05, interval=0.01)
 
 
 def test_thumbnail_notification_replaces_overlaps_keeps_others_and_is_idempotent(
     s3, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(deploy, "_s3_may_invoke", lambda fn, bucket: True)
+    monkeypatch.setattr(app_wiring, "_s3_may_invoke", lambda fn, bucket: True)
     s3.create_bucket(Bucket="images-bucket")
     old_fn = "arn:aws:lambda:us-east-1:123456789012:function:old-thumbnail"
     other_fn = "arn:aws:lambda:us-east-1:123456789012:function:other"
@@ -282,10 +285,10 @@ def test_thumbnail_notification_replaces_overlaps_keeps_others_and_is_idempotent
         put_calls.append(kwargs)
         return real_put(**kwargs, SkipDestinationValidation=True)
 
-    monkeypatch.setattr(deploy, "client", lambda service, **_: s3 if service == "s3" else None)
+    monkeypatch.setattr(st, "client", lambda service, **_: s3 if service == "s3" else None)
     monkeypatch.setattr(s3, "put_bucket_notification_configuration", spy)
 
-    deploy.wire_thumbnail_notification("app", {"ThumbnailFunctionArn": new_fn})
+    app_wiring.wire_thumbnail_notification("app", {"ThumbnailFunctionArn": new_fn})
     configs = s3.get_bucket_notification_configuration(Bucket="images-bucket")[
         "LambdaFunctionConfigurations"
     ]
@@ -294,5 +297,5 @@ def test_thumbnail_notification_replaces_overlaps_keeps_others_and_is_idempotent
         ("keep-me", other_fn),
     ]
     assert len(put_calls) == 1
-    deploy.wire_thumbnail_notification("app", {"ThumbnailFunctionArn": new_fn})
+    app_wiring.wire_thumbnail_notification("app", {"ThumbnailFunctionArn": new_fn})
     assert len(put_calls) == 1  # already wired: no write

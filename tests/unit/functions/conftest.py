@@ -1,6 +1,7 @@
 """Unit-test fixtures for functions/: moto in-process, no network, no LocalStack.
 
-`aws` starts moto and creates the data layer (same names and keys as init-aws.sh); `load`
+`aws` starts moto and creates the data layer from its spec (functions/common/data_layer.json)
+with the code init-aws.sh runs (scripts/data_layer.py), so names and keys cannot drift; `load`
 imports a handler module afresh inside the mock, so its module-level settings and clients
 (created at import, as in Lambda's init phase) see this test's environment.
 """
@@ -20,9 +21,13 @@ import pytest
 from fnhelpers import FakeContext
 from moto import mock_aws
 
+import data_layer
+
 APP_PACKAGES = ("common", "users", "orders", "images", "streams")
 REGION = "us-east-1"
-SENDER = "orders@example.com"
+SPEC = data_layer.load_spec()
+NAMES = data_layer.names(SPEC, environ={})  # the spec's own names, whatever the shell says
+SENDER = NAMES["SES_SENDER"]
 
 
 @pytest.fixture(autouse=True)
@@ -39,11 +44,7 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
         "AWS_LAMBDA_FUNCTION_NAME": "unit-test-function",
         "POWERTOOLS_SERVICE_NAME": "unit-tests",
         "POWERTOOLS_LOG_LEVEL": "WARNING",
-        "USERS_TABLE": "users",
-        "ORDERS_TABLE": "orders",
-        "INVENTORY_TABLE": "inventory",
-        "IDEMPOTENCY_TABLE": "idempotency",
-        "ARCHIVE_BUCKET": "stream-archive-bucket",
+        **NAMES,
         "SENDER_EMAIL": SENDER,
         "INACTIVE_AFTER_DAYS": "30",
         "PAYMENT_LIMIT_CENTS": "100000",
@@ -74,61 +75,29 @@ class Aws:
         return [json.loads(m["Body"]) for m in out.get("Messages", [])]
 
 
-def _table(ddb: Any, name: str, key: str, **extra: Any) -> Any:
-    ddb.create_table(
-        TableName=name,
-        AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}]
-        + extra.pop("attributes", []),
-        KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
-        BillingMode="PAY_PER_REQUEST",
-        **extra,
-    )
-    return boto3.resource("dynamodb", region_name=REGION).Table(name)
-
-
 @pytest.fixture
 def aws(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
     # Keep boto3's default session between tests: service models load once, not per test.
     with mock_aws(config={"core": {"reset_boto3_session": False}}):
-        ddb = boto3.client("dynamodb", region_name=REGION)
-        users = _table(
-            ddb,
-            "users",
-            "user_id",
-            attributes=[{"AttributeName": "email", "AttributeType": "S"}],
-            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
-            GlobalSecondaryIndexes=[
-                {
-                    "IndexName": "email-index",
-                    "KeySchema": [{"AttributeName": "email", "KeyType": "HASH"}],
-                    "Projection": {"ProjectionType": "ALL"},
-                }
-            ],
+        clients: dict[str, Any] = {}
+
+        def client(service: str) -> Any:
+            if service not in clients:
+                clients[service] = boto3.client(service, region_name=REGION)
+            return clients[service]
+
+        applier = data_layer.Applier(SPEC, client, environ={})
+        assert applier.apply() == 0, "the data layer could not be created in moto"
+        ddb = boto3.resource("dynamodb", region_name=REGION)
+        users, orders, inventory, idempotency = (
+            ddb.Table(NAMES[var])
+            for var in ("USERS_TABLE", "ORDERS_TABLE", "INVENTORY_TABLE", "IDEMPOTENCY_TABLE")
         )
-        orders = _table(ddb, "orders", "order_id")
-        inventory = _table(ddb, "inventory", "sku")
-        inventory.put_item(Item={"sku": "SKU-1", "stock": 100})
-        inventory.put_item(Item={"sku": "SKU-OUT", "stock": 0})
-        idempotency = _table(ddb, "idempotency", "id")
-        s3 = boto3.client("s3", region_name=REGION)
-        s3.create_bucket(Bucket="images-bucket")
-        s3.create_bucket(Bucket="stream-archive-bucket")
-        sqs = boto3.client("sqs", region_name=REGION)
-        dlq_url = sqs.create_queue(QueueName="orders-dlq")["QueueUrl"]
-        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])[
-            "Attributes"
-        ]["QueueArn"]
-        queue_url = sqs.create_queue(
-            QueueName="orders-queue",
-            Attributes={
-                "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 3})
-            },
-        )["QueueUrl"]
+        queue_url = applier.queue_urls["ORDERS_QUEUE"]
         monkeypatch.setenv("ORDERS_QUEUE_URL", queue_url)
-        ses = boto3.client("ses", region_name=REGION)
-        ses.verify_email_identity(EmailAddress=SENDER)
-        sfn = boto3.client("stepfunctions", region_name=REGION)
-        yield Aws(users, orders, inventory, idempotency, s3, sqs, ses, sfn, queue_url, dlq_url)
+        yield Aws(users, orders, inventory, idempotency, client("s3"), client("sqs"),
+                  client("ses"), client("stepfunctions"), queue_url,
+                  applier.queue_urls["ORDERS_DLQ"])
 
 
 @pytest.fixture

@@ -1,0 +1,226 @@
+"""CloudFormation stack operations for the deploy: one change set per deploy (create or
+update), the stack events printed as they appear, and the recovery of stacks that cannot be
+updated (deleted and created again).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+import stack as st
+from artifacts import upload_once
+from endpoint import endpoint_url, is_local, region
+from polling import wait_until
+from stack import DeployError, log
+
+POLL_SECONDS = 0.25
+# CloudFormation's limit for an inline TemplateBody; larger templates go through S3.
+MAX_INLINE_TEMPLATE = 51_200
+
+TERMINAL_OK = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "IMPORT_COMPLETE"}
+TERMINAL_BAD = {
+    "CREATE_FAILED",
+    "ROLLBACK_COMPLETE",
+    "ROLLBACK_FAILED",
+    "UPDATE_ROLLBACK_COMPLETE",
+    "UPDATE_ROLLBACK_FAILED",
+    "UPDATE_FAILED",
+    "DELETE_FAILED",
+    "DELETE_COMPLETE",
+}
+# A stack in one of these states cannot be updated: it is deleted and created again.
+RECREATE = {"ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "CREATE_FAILED", "DELETE_FAILED"}
+
+
+def stack_status(stack_name: str) -> str | None:
+    cfn = st.client("cloudformation")
+    try:
+        return cfn.describe_stacks(StackName=stack_name)["Stacks"][0]["StackStatus"]
+    except ClientError as e:
+        if "does not exist" in e.response["Error"].get("Message", ""):
+            return None
+        raise
+
+
+def _same_deployment(stack_name: str, body: str, params: list[dict[str, str]]) -> bool:
+    """True when the stack already runs exactly this template with these parameters."""
+    cfn = st.client("cloudformation")
+    try:
+        current = cfn.get_template(StackName=stack_name, TemplateStage="Original")["TemplateBody"]
+        deployed = cfn.describe_stacks(StackName=stack_name)["Stacks"][0].get("Parameters", [])
+    except ClientError:
+        return False
+    if isinstance(current, dict):
+        current = json.dumps(current, separators=(",", ":"), sort_keys=True)
+    try:
+        same_body = json.loads(current) == json.loads(body)
+    except (TypeError, ValueError):
+        same_body = current == body
+    have = {p["ParameterKey"]: p.get("ParameterValue") for p in deployed}
+    want = {p["ParameterKey"]: p["ParameterValue"] for p in params}
+    return same_body and all(have.get(k) == v for k, v in want.items())
+
+
+class EventPrinter:
+    """Prints stack events once each, oldest first, as they appear."""
+
+    def __init__(self, stack_name: str, since: float) -> None:
+        self.stack_name = stack_name
+        self.since = since
+        self.seen: set[str] = set()
+        self.failures: list[dict[str, Any]] = []
+
+    def poll(self) -> None:
+        cfn = st.client("cloudformation")
+        try:
+            events = cfn.describe_stack_events(StackName=self.stack_name)["StackEvents"]
+        except ClientError:
+            return
+        fresh = [
+            e
+            for e in events
+            if e["EventId"] not in self.seen and e["Timestamp"].timestamp() >= self.since - 1
+        ]
+        for e in sorted(fresh, key=lambda e: e["Timestamp"]):
+            self.seen.add(e["EventId"])
+            status = e.get("ResourceStatus", "")
+            reason = e.get("ResourceStatusReason") or ""
+            line = f"  {status:<28} {e.get('ResourceType', ''):<36} {e['LogicalResourceId']}"
+            if "FAILED" in status:
+                self.failures.append(e)
+                line += f"  -- {reason}"
+            log(line)
+
+
+def wait_stack(stack_name: str, since: float, timeout: float = 600) -> str:
+    """Print the stack's events until it settles; its final status, or DeployError."""
+    printer = EventPrinter(stack_name, since)
+    cfn = st.client("cloudformation")
+
+    def settled() -> str:
+        printer.poll()
+        stack = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
+        status = stack["StackStatus"]
+        assert status in TERMINAL_OK or status in TERMINAL_BAD, (
+            f"stack {stack_name} still {status} after {timeout:.0f}s")
+        printer.poll()
+        if status in TERMINAL_BAD:
+            why = [
+                f"{e['LogicalResourceId']} ({e.get('ResourceType')}): "
+                f"{e.get('ResourceStatusReason') or 'no reason given'}"
+                for e in printer.failures
+                if e["LogicalResourceId"] != stack_name
+            ] or [stack.get("StackStatusReason") or "no reason given"]
+            raise DeployError(f"stack {stack_name} ended {status}:\n  " + "\n  ".join(why))
+        return status
+
+    try:
+        return wait_until(settled, timeout=timeout, interval=POLL_SECONDS)
+    except AssertionError as e:
+        raise DeployError(str(e)) from None
+
+
+def delete_stack(stack_name: str, attempts: int = 2) -> None:
+    """Delete the stack and wait; a DELETE_FAILED is retried once (LocalStack sometimes fails
+    to delete a resource a failed update left half-replaced, and succeeds the second time)."""
+    cfn = st.client("cloudformation")
+    for attempt in range(1, attempts + 1):
+        cfn.delete_stack(StackName=stack_name)
+        started = time.monotonic()
+        while (status := stack_status(stack_name)) not in (None, "DELETE_COMPLETE"):
+            # a retry may still show the previous attempt's DELETE_FAILED for a moment
+            settled = attempt == 1 or time.monotonic() - started > 5
+            if (status == "DELETE_FAILED" and settled) or time.monotonic() - started > 300:
+                break
+            time.sleep(POLL_SECONDS)
+        else:
+            return
+        if attempt == attempts:
+            raise DeployError(f"could not delete stack {stack_name}: {status}")
+        log(f"stack {stack_name} is {status}: deleting it again")
+
+
+def _settled_status(stack_name: str) -> str | None:
+    """The stack's status once it can take a change set: a stack that cannot be updated is
+    deleted (None), one in progress is waited for."""
+    status = stack_status(stack_name)
+    if status in RECREATE:
+        log(f"stack {stack_name} is {status}: deleting it before creating it again")
+        delete_stack(stack_name)
+        return None
+    if status and status.endswith("_IN_PROGRESS") and status != "REVIEW_IN_PROGRESS":
+        log(f"stack {stack_name} is {status}: waiting for it to settle")
+        try:
+            wait_stack(stack_name, time.time())
+        except DeployError as e:
+            log(str(e))
+        return _settled_status(stack_name)
+    return status
+
+
+def _template_argument(body: str, bucket: str) -> dict[str, str]:
+    """TemplateBody, or a TemplateURL in the artifacts bucket for a template over the limit."""
+    if len(body.encode()) <= MAX_INLINE_TEMPLATE:
+        return {"TemplateBody": body}
+    key = f"templates/{hashlib.sha256(body.encode()).hexdigest()[:16]}.json"  # like sam
+    upload_once(bucket, key, body.encode)
+    if is_local():
+        return {"TemplateURL": f"{endpoint_url()}/{bucket}/{key}"}
+    return {"TemplateURL": f"https://{bucket}.s3.{region()}.amazonaws.com/{key}"}
+
+
+def _wait_change_set(stack_name: str, name: str) -> dict[str, Any] | None:
+    """The created change set, or None when it holds no changes (it is deleted then)."""
+    cfn = st.client("cloudformation")
+    deadline = time.monotonic() + 120
+    while True:
+        cs = cfn.describe_change_set(StackName=stack_name, ChangeSetName=name)
+        if cs["Status"] == "CREATE_COMPLETE":
+            return cs
+        if cs["Status"] == "FAILED":
+            reason = cs.get("StatusReason") or ""
+            if "didn't contain changes" in reason or "No updates" in reason:
+                cfn.delete_change_set(StackName=stack_name, ChangeSetName=name)
+                return None
+            raise DeployError(f"change set failed: {reason}")
+        if time.monotonic() > deadline:
+            raise DeployError(f"change set still {cs['Status']} after 120s")
+        time.sleep(0.2)
+
+
+def deploy_stack(stack_name: str, body: str, params: list[dict[str, str]], bucket: str) -> str:
+    """Create or update the stack through one change set; returns what happened."""
+    cfn = st.client("cloudformation")
+    status = _settled_status(stack_name)
+    # Only a cleanly deployed stack can be "unchanged" (after a rollback, the template
+    # CloudFormation reports may be the one that failed).
+    if status in ("CREATE_COMPLETE", "UPDATE_COMPLETE") and _same_deployment(
+        stack_name, body, params
+    ):
+        return "unchanged"
+
+    change_type = "UPDATE" if status and status != "REVIEW_IN_PROGRESS" else "CREATE"
+    name = f"deploy-{int(time.time() * 1000)}"
+    since = time.time()
+    cfn.create_change_set(
+        StackName=stack_name,
+        ChangeSetName=name,
+        ChangeSetType=change_type,
+        Parameters=params,
+        Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
+        **_template_argument(body, bucket),
+    )
+    cs = _wait_change_set(stack_name, name)
+    if cs is None:
+        return "unchanged"
+    if change_type == "UPDATE" and not cs.get("Changes"):
+        cfn.delete_change_set(StackName=stack_name, ChangeSetName=name)
+        return "unchanged"
+    log(f"{'creating' if change_type == 'CREATE' else 'updating'} stack {stack_name} ...")
+    cfn.execute_change_set(StackName=stack_name, ChangeSetName=name)
+    return wait_stack(stack_name, since)

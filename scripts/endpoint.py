@@ -1,0 +1,54 @@
+"""Where LocalStack answers: the endpoint URL, the region, and the one health check.
+
+Standard library only, so every script (and LocalStack's own interpreter, which runs
+data_layer.py from init-aws.sh) can import it. The Makefile exports AWS_ENDPOINT_URL,
+LOCALSTACK_PORT and AWS_DEFAULT_REGION; scripts and tests read them here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.error
+import urllib.request
+from typing import Any
+from urllib.parse import urlsplit
+
+DEFAULT_PORT = "4566"
+DEFAULT_REGION = "us-east-1"
+
+
+def endpoint_url() -> str:
+    """AWS_ENDPOINT_URL, else LocalStack on LOCALSTACK_PORT (as the Makefile derives it)."""
+    url = os.environ.get("AWS_ENDPOINT_URL")
+    if url:
+        return url.rstrip("/")
+    port = os.environ.get("LOCALSTACK_PORT") or DEFAULT_PORT
+    return f"http://127.0.0.1:{port}"
+
+
+def region() -> str:
+    return os.environ.get("AWS_DEFAULT_REGION") or os.environ.get("AWS_REGION") or DEFAULT_REGION
+
+
+def is_local(endpoint: str | None = None) -> bool:
+    """True when the endpoint is a LocalStack (anything but the real AWS endpoints)."""
+    host = urlsplit(endpoint or endpoint_url()).hostname or ""
+    return not host.endswith("amazonaws.com")
+
+
+def localstack_health(url: str | None = None, timeout: float = 3.0) -> dict[str, Any] | None:
+    """LocalStack's /_localstack/health answer at `url` (default: the endpoint), or None."""
+    try:
+        with urllib.request.urlopen(f"{url or endpoint_url()}/_localstack/health",
+                                    timeout=timeout) as resp:
+            return json.loads(resp.read() or b"{}")
+    except (OSError, ValueError, urllib.error.URLError):
+        return None
+
+
+def check_endpoint() -> str | None:
+    """None when LocalStack answers at the endpoint (or it is real AWS), else what to do."""
+    if not is_local() or localstack_health() is not None:
+        return None
+    return f"LocalStack does not answer at {endpoint_url()}; run `make up` first"
