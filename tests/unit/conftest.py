@@ -1,9 +1,10 @@
 """Unit tests run without a network: a socket guard fails the test on any attempt to leave the
 machine.
 
-While each unit test runs (its setup, call and teardown), connecting or sending to an address
-that is not loopback, and resolving a name other than ``localhost``, fail the test before the
-kernel sees anything (no packet, no DNS query). Loopback stays allowed: some launcher tests talk
+While each unit test runs (its setup, call and teardown; not the session's final teardown,
+which finalises the integration fixtures too), connecting or sending to an address that is not
+loopback, and resolving a name other than ``localhost``, fail the test before the kernel sees
+anything (no packet, no DNS query). Loopback stays allowed: some launcher tests talk
 to a fake LocalStack on 127.0.0.1. If the code under test swallows the failure, the test fails
 anyway at the end of that phase. ``network_guard`` hands the guard to its own tests.
 """
@@ -77,6 +78,7 @@ class NetworkGuard:
         guard = self
 
         def inet_host(sock: socket.socket, address: Any) -> Any:
+            # None (local) for Unix, netlink and other families that never leave the machine
             return address[0] if sock.family in (socket.AF_INET, socket.AF_INET6) else None
 
         def guarded(action: str, original: Callable[..., Any]) -> Callable[..., Any]:
@@ -133,6 +135,10 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    if nextitem is None:
+        # the session ends here: session fixtures of every directory are finalised too, and the
+        # integration ones may talk to a LocalStack that is not on loopback
+        return (yield)
     with _guarded(item):
         return (yield)
 
