@@ -1,4 +1,5 @@
-"""Shared test fixtures.
+"""Session logic and fixtures for every test. Integration-only fixtures (lam, make_function,
+probe, ...) are in tests/integration/conftest.py; tests/unit/conftest.py blocks the network.
 
 - ``localstack`` (session): the endpoint URL of a LocalStack that answers /_localstack/health.
   Uses whatever answers on AWS_ENDPOINT_URL (default http://127.0.0.1:4566); otherwise starts

@@ -16,8 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-import test_executor_support as support
-from test_executor_support import (
+from executor_helpers import (
     FUNCTIONS_DIR,
     assert_runtime_exited,
     invoke,
@@ -28,13 +27,6 @@ from test_executor_support import (
 from localstack_hostmode.lambda_runtime.interpreters import RuntimeNotAvailable, find_interpreter
 
 pytestmark = pytest.mark.integration
-
-# fixtures shared with test_executor_errors.py
-lam = support.lam
-lambda_role = support.lambda_role
-make_function = support.make_function
-module_functions = support.module_functions
-probe = support.probe
 
 
 def test_context_carries_aws_fields_and_client_context(lam, probe):

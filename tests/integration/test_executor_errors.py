@@ -9,16 +9,9 @@ import json
 import time
 
 import pytest
-import test_executor_support as support
-from test_executor_support import assert_runtime_exited, invoke
+from executor_helpers import assert_runtime_exited, invoke
 
 pytestmark = pytest.mark.integration
-
-lam = support.lam
-lambda_role = support.lambda_role
-make_function = support.make_function
-module_functions = support.module_functions
-probe = support.probe
 
 SIX_MB = 6 * 1024 * 1024
 

@@ -12,7 +12,6 @@ import os
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -20,41 +19,7 @@ import pytest
 import deploy
 import stack as st
 
-
-def unique(prefix: str = "t") -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:12]}"
-
-
-@dataclass
-class App:
-    endpoint: str
-    outputs: dict[str, str]
-    functions: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def api(self) -> str:
-        return self.outputs["ApiUrl"].rstrip("/")
-
-    def name(self, var: str) -> str:
-        """A data-layer resource name (USERS_TABLE, IMAGES_BUCKET, ...)."""
-        return deploy.data_layer_name(var)
-
-    def client(self, service: str) -> Any:
-        return st.client(service)
-
-    def function(self, logical_id: str) -> str:
-        """Physical name of a stack function by (a prefix of) its logical id."""
-        if logical_id in self.functions:
-            return self.functions[logical_id]
-        matches = [v for k, v in self.functions.items() if k.startswith(logical_id)]
-        assert len(matches) == 1, f"{logical_id}: no single match in {sorted(self.functions)}"
-        return matches[0]
-
-    def http(self, method: str, path: str, body: Any = None, raw: bytes | None = None):
-        return st.http(method, f"{self.api}{path}", body=body, raw=raw)
-
-    def queue_url(self, var: str) -> str:
-        return self.client("sqs").get_queue_url(QueueName=self.name(var))["QueueUrl"]
+from .helpers import App, PoisonBatch, unique
 
 
 @pytest.fixture(scope="session")
@@ -115,15 +80,6 @@ def cleanup() -> Iterator[Callable[[Callable[[], Any]], None]]:
             errors.append(e)
     if errors:
         raise errors[0]
-
-
-@dataclass
-class PoisonBatch:
-    good: dict[str, str]  # order_id -> customer email
-    marker: str
-    sent: int
-    deadline: float
-    clock: Callable[[], float] = time.monotonic
 
 
 # With VisibilityTimeout 10 s and maxReceiveCount 3 (init-aws.sh), a poison message needs about

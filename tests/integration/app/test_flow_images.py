@@ -11,7 +11,7 @@ from PIL import Image
 
 from stack import wait_until
 
-from .conftest import App, unique
+from .helpers import App, unique
 
 pytestmark = pytest.mark.integration
 

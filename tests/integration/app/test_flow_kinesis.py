@@ -8,7 +8,7 @@ import pytest
 
 from stack import wait_until
 
-from .conftest import App, unique
+from .helpers import App, unique
 
 pytestmark = pytest.mark.integration
 

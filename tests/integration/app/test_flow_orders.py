@@ -9,7 +9,7 @@ import pytest
 
 from stack import mails_to, wait_until
 
-from .conftest import App, PoisonBatch, unique
+from .helpers import App, PoisonBatch, unique
 
 pytestmark = pytest.mark.integration
 

@@ -15,7 +15,7 @@ import pytest
 
 from stack import mails_to, wait_until
 
-from .conftest import App, unique
+from .helpers import App, unique
 
 pytestmark = pytest.mark.integration
 

@@ -1,4 +1,5 @@
-"""Helpers and fixtures shared by the local-process executor tests (test_executor*.py).
+"""Plain helpers for the local-process executor tests (test_executor*.py); their fixtures
+(lam, make_function, probe, ...) are in tests/integration/conftest.py.
 
 Functions are deployed from tests/integration/executor_functions/ (one zip, many entry points),
 each with a unique name, and deleted after the test. Everything goes through a real LocalStack
@@ -13,17 +14,12 @@ import json
 import os
 import uuid
 import zipfile
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 FUNCTIONS_DIR = Path(__file__).resolve().parent / "executor_functions"
 RUNTIME = "python3.13"
-
-pytestmark = pytest.mark.integration
 
 
 def zip_tree(root: Path, prefix: str = "") -> bytes:
@@ -151,44 +147,3 @@ class FunctionFactory:
                 self.logs.delete_log_group(logGroupName=group)
             except self.logs.exceptions.ResourceNotFoundException:
                 pass
-
-
-@pytest.fixture(scope="session")
-def lam(aws_client: Callable[..., Any]) -> Any:
-    return aws_client("lambda")
-
-
-@pytest.fixture(scope="session")
-def lambda_role(aws_client: Callable[..., Any]) -> str:
-    account = aws_client("sts").get_caller_identity()["Account"]
-    return f"arn:aws:iam::{account}:role/executor-test-role"
-
-
-@pytest.fixture
-def make_function(lam: Any, lambda_role: str, aws_client: Callable[..., Any]
-                  ) -> Iterator[FunctionFactory]:
-    factory = FunctionFactory(lam, lambda_role, aws_client("logs"))
-    yield factory
-    factory.cleanup()
-
-
-@pytest.fixture(scope="module")
-def module_functions(lam: Any, lambda_role: str, aws_client: Callable[..., Any]
-                     ) -> Iterator[FunctionFactory]:
-    factory = FunctionFactory(lam, lambda_role, aws_client("logs"))
-    yield factory
-    factory.cleanup()
-
-
-@pytest.fixture(scope="module")
-def probe(module_functions: FunctionFactory, lam: Any) -> str:
-    """A shared probe function; skips the module unless LocalStack runs our executor."""
-    name = module_functions(
-        Environment={"Variables": {"MY_SETTING": "from-function-config"}}, Timeout=10
-    )
-    result = invoke(lam, name, {"action": "info"})
-    assert result.function_error is None, result.raw
-    runtime_dir = result.payload["env"].get("LAMBDA_RUNTIME_DIR", "")
-    if not runtime_dir.endswith(os.path.join("localstack_hostmode", "runtime")):
-        pytest.skip(f"LocalStack does not run the local-process executor ({runtime_dir=})")
-    return name

@@ -1,0 +1,62 @@
+"""Fixtures shared by the integration tests (tests/conftest.py provides `localstack`,
+`aws_client` and `wait_until`).
+
+The executor fixtures deploy functions from tests/integration/executor_functions/ through
+executor_helpers.FunctionFactory: unique names, deleted with their log groups after the test
+(`make_function`) or after the module (`module_functions`, `probe`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from executor_helpers import FunctionFactory, invoke
+
+
+@pytest.fixture(scope="session")
+def lam(aws_client: Callable[..., Any]) -> Any:
+    """A boto3 Lambda client bound to LocalStack."""
+    return aws_client("lambda")
+
+
+@pytest.fixture(scope="session")
+def lambda_role(aws_client: Callable[..., Any]) -> str:
+    """A role ARN for test functions (LocalStack does not check that the role exists)."""
+    account = aws_client("sts").get_caller_identity()["Account"]
+    return f"arn:aws:iam::{account}:role/executor-test-role"
+
+
+@pytest.fixture
+def make_function(lam: Any, lambda_role: str, aws_client: Callable[..., Any]
+                  ) -> Iterator[FunctionFactory]:
+    """``make_function(handler=..., **create_function_kwargs)`` -> the name of an Active
+    function, deleted with its log group after the test."""
+    factory = FunctionFactory(lam, lambda_role, aws_client("logs"))
+    yield factory
+    factory.cleanup()
+
+
+@pytest.fixture(scope="module")
+def module_functions(lam: Any, lambda_role: str, aws_client: Callable[..., Any]
+                     ) -> Iterator[FunctionFactory]:
+    """Like ``make_function``, for functions shared by a module's tests (deleted after it)."""
+    factory = FunctionFactory(lam, lambda_role, aws_client("logs"))
+    yield factory
+    factory.cleanup()
+
+
+@pytest.fixture(scope="module")
+def probe(module_functions: FunctionFactory, lam: Any) -> str:
+    """A shared probe function; skips the module unless LocalStack runs our executor."""
+    name = module_functions(
+        Environment={"Variables": {"MY_SETTING": "from-function-config"}}, Timeout=10
+    )
+    result = invoke(lam, name, {"action": "info"})
+    assert result.function_error is None, result.raw
+    runtime_dir = result.payload["env"].get("LAMBDA_RUNTIME_DIR", "")
+    if not runtime_dir.endswith(os.path.join("localstack_hostmode", "runtime")):
+        pytest.skip(f"LocalStack does not run the local-process executor ({runtime_dir=})")
+    return name
