@@ -50,8 +50,6 @@ from endpoint import check_endpoint, is_local
 from polling import wait_until
 from stack import ROOT, DeployError, log
 
-# tests/integration/app/conftest.py reads the data-layer names through deploy
-data_layer_name = data_layer.name
 LAYER_PARAMETER = "DependenciesLayerArn"
 
 

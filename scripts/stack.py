@@ -20,7 +20,6 @@ import boto3
 from botocore.config import Config
 
 from endpoint import endpoint_url, is_local, region
-from polling import wait_until  # noqa: F401  (tests/integration/app import it from here)
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILD_DIR = ROOT / ".build"

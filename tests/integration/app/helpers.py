@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import deploy
+import data_layer
 import stack as st
 
 
@@ -33,7 +33,7 @@ class App:
 
     def name(self, var: str) -> str:
         """A data-layer resource name (USERS_TABLE, IMAGES_BUCKET, ...)."""
-        return deploy.data_layer_name(var)
+        return data_layer.name(var)
 
     def client(self, service: str) -> Any:
         return st.client(service)

@@ -9,7 +9,7 @@ import time
 import pytest
 from PIL import Image
 
-from stack import wait_until
+from polling import wait_until
 
 from .helpers import App, unique
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from stack import wait_until
+from polling import wait_until
 
 from .helpers import App, unique
 

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from stack import mails_to, wait_until
+from polling import wait_until
+from stack import mails_to
 
 from .helpers import App, unique
 
