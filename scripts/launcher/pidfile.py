@@ -45,6 +45,8 @@ class PidFile:
         """The pid file's content, or None if it is not one (then it is as good as absent)."""
         try:
             data = json.loads(text)
+            if not data:  # `{}` says nothing about any instance
+                return None
             known = {f.name for f in fields(cls)}
             return cls(**{k: v for k, v in data.items() if k in known})
         except (ValueError, TypeError, AttributeError):

@@ -39,18 +39,21 @@ def test_localstack_env_binds_loopback_and_forces_host_mode(
     monkeypatch.setenv("GATEWAY_LISTEN", "0.0.0.0:4566")  # must not leak onto the network
     monkeypatch.delenv("LOCALSTACK_HOST", raising=False)
     env = config.localstack_env("tok")
-    assert env["GATEWAY_LISTEN"] == "127.0.0.1:4599"
-    assert env["GATEWAY_SERVER"] == "hypercorn"
-    assert env["OVERRIDE_IN_DOCKER"] == "0"
-    assert env["FILESYSTEM_ROOT"] == str(home / "run" / "4599" / "fs")
-    assert env["DNS_ADDRESS"] == "0"
-    assert env["SKIP_SSL_CERT_DOWNLOAD"] == "1"
-    assert env["DISABLE_EVENTS"] == "1"
-    assert env["LAMBDA_RUNTIME_EXECUTOR"] == "local-process"
-    assert env["PROVIDER_OVERRIDE_DYNAMODB"] == "moto"
+    forced = {
+        "GATEWAY_LISTEN": "127.0.0.1:4599",
+        "GATEWAY_SERVER": "hypercorn",
+        "OVERRIDE_IN_DOCKER": "0",
+        "FILESYSTEM_ROOT": str(home / "run" / "4599" / "fs"),
+        "DNS_ADDRESS": "0",
+        "SKIP_SSL_CERT_DOWNLOAD": "1",
+        "DISABLE_EVENTS": "1",
+        "LAMBDA_RUNTIME_EXECUTOR": "local-process",
+        "PROVIDER_OVERRIDE_DYNAMODB": "moto",
+        contract.RUN_DIR_ENV: str(home / "run" / "4599"),
+        "HOSTMODE_INSTANCE": "tok",
+    }
+    assert {key: env.get(key) for key in forced} == forced
     assert Path(env[contract.RUNTIME_LIB_ENV]).is_absolute()
-    assert env[contract.RUN_DIR_ENV] == str(home / "run" / "4599")
-    assert env["HOSTMODE_INSTANCE"] == "tok"
     assert env["PATH"].split(os.pathsep)[0] == str(config.LS_VENV / "bin")
     assert int(env["LAMBDA_EVENT_SOURCE_MAPPING_MAX_BACKOFF_ON_EMPTY_POLL_SEC"]) <= 1
     # user knobs pass through, the caller's Python setup does not

@@ -35,7 +35,7 @@ def test_docker_pid_file_leaves_host_fields_out(tmp_path: Path) -> None:
 def test_unreadable_pid_file_counts_as_none(tmp_path: Path) -> None:
     path = tmp_path / "localstack.pid"
     assert pidfile.read(path) is None  # missing
-    for text in ("", "{not json", "[1, 2]", '"host"'):
+    for text in ("", "{not json", "{}", "[1, 2]", '"host"'):
         path.write_text(text)
         assert pidfile.read(path) is None, text
 
