@@ -29,6 +29,8 @@ from pathlib import Path
 
 import boto3
 
+from launcher import host_processes, pidfile
+
 ROOT = Path(__file__).resolve().parent.parent
 PORT = int(os.environ.get("BENCH_PORT", "4599"))
 ENDPOINT = f"http://127.0.0.1:{PORT}"
@@ -78,27 +80,12 @@ def measure_up() -> list[float]:
 
 
 def localstack_processes() -> list[int]:
-    """Pids of the LocalStack listening on PORT: its process group, plus the processes the
-    launcher marks with this instance's run dir (the Kinesis mock runs in a session of its own)."""
-    marker = f"HOSTMODE_RUN_DIR={ROOT / '.localstack' / 'run' / str(PORT)}".encode()
-    main_pid, marked, groups = None, set(), {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        pid = int(entry.name)
-        try:
-            cmdline = (entry / "cmdline").read_bytes()
-            environ = (entry / "environ").read_bytes().split(b"\0")
-            groups[pid] = os.getpgid(pid)
-        except OSError:
-            continue
-        if marker in environ:
-            marked.add(pid)
-            if b"localstack.runtime.main" in cmdline:
-                main_pid = pid
-    if main_pid is None:
+    """Pids of the LocalStack listening on PORT and every process it started, found the way
+    `make down` finds them (LOCALSTACK_PORT is PORT once main() has started)."""
+    info = pidfile.read()
+    if host_processes.leader_alive(info) is None:
         raise SystemExit(f"no LocalStack process found for port {PORT}")
-    return sorted(marked | {pid for pid, group in groups.items() if group == groups[main_pid]})
+    return sorted(p.pid for p in host_processes.our_processes(info))
 
 
 def rss_mb(pid: int) -> float:

@@ -28,6 +28,8 @@ from urllib.parse import urlparse
 import boto3
 import pytest
 
+from localstack_hostmode import contract
+
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,7 +44,7 @@ def _test_port() -> int:
 
 
 TEST_PORT = _test_port()
-RUN_DIR = ROOT / ".localstack" / "run" / str(TEST_PORT)
+RUN_DIR = contract.run_dir_for(TEST_PORT)
 PID_FILE = RUN_DIR / "localstack.pid"
 URL = f"http://127.0.0.1:{TEST_PORT}"
 
@@ -104,7 +106,7 @@ def marked_processes() -> list[int]:
                 env = f.read().split(b"\0")
         except OSError:
             continue
-        if (f"HOSTMODE_RUN_DIR={RUN_DIR}".encode() in env
+        if (contract.run_dir_marker(RUN_DIR) in env
                 or f"GATEWAY_LISTEN=127.0.0.1:{TEST_PORT}".encode() in env) and alive(int(entry)):
             found.append(int(entry))
     return found
@@ -196,7 +198,7 @@ def leader_pid() -> int:
 
 
 def backend_pid_and_port() -> tuple[int, int]:
-    data = json.loads((RUN_DIR / "dynamodb-backend.json").read_text())
+    data = json.loads((RUN_DIR / contract.DYNAMODB_BACKEND_STATE).read_text())
     return int(data["pid"]), int(data["port"])
 
 

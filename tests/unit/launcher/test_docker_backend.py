@@ -1,4 +1,5 @@
-"""Docker mode of scripts/hostmode.py, with a fake `docker` CLI (this machine has no engine).
+"""Docker mode of scripts/hostmode.py (launcher/docker_backend.py), with a fake `docker` CLI
+(this machine has no engine).
 
 The fake answers `docker info` and runs `docker compose up -d` as a tiny local HTTP server that
 speaks LocalStack's /_localstack/health and /_localstack/init endpoints; `docker compose down`
@@ -19,7 +20,9 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from localstack_hostmode import contract
+
+ROOT = Path(__file__).resolve().parents[3]
 HOSTMODE = ROOT / "scripts" / "hostmode.py"
 
 FAKE_LOCALSTACK = textwrap.dedent('''
@@ -88,7 +91,7 @@ def fake_docker(tmp_path: Path) -> Iterator[dict[str, str]]:
     pid_file = tmp_path / "pid"
     if pid_file.exists():
         subprocess.run(["kill", pid_file.read_text().strip()], capture_output=True)
-    shutil.rmtree(ROOT / ".localstack" / "run" / str(port), ignore_errors=True)
+    shutil.rmtree(contract.run_dir_for(port), ignore_errors=True)
 
 
 def hostmode(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -105,7 +108,7 @@ def test_docker_mode_up_status_down(fake_docker: dict[str, str], tmp_path: Path)
     assert "info" in calls
     assert any(c.startswith("compose -f") and c.endswith("up -d") for c in calls)
     assert str(ROOT / "docker-compose.yml") in next(c for c in calls if c.endswith("up -d"))
-    pid_file = ROOT / ".localstack" / "run" / fake_docker["LOCALSTACK_PORT"] / "localstack.pid"
+    pid_file = contract.run_dir_for(int(fake_docker["LOCALSTACK_PORT"])) / "localstack.pid"
     assert json.loads(pid_file.read_text())["mode"] == "docker"
     # a second `up` is a no-op
     again = hostmode(fake_docker, "up")
@@ -141,4 +144,4 @@ def test_forced_docker_mode_without_an_engine_fails_clearly(fake_docker: dict[st
     up = hostmode(fake_docker, "up")
     assert up.returncode == 1
     assert "LOCALSTACK_MODE=docker but no Docker engine" in up.stderr
-    # WHEN auto THEN host mode would be chosen (checked in test_hostmode.py without starting it)
+    # WHEN auto THEN host mode would be chosen (checked in test_cli.py without starting it)

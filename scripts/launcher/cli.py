@@ -1,0 +1,214 @@
+"""Start, stop and inspect LocalStack: Docker when an engine answers, else host mode.
+
+Usage (the Makefile calls these):
+    hostmode.py venv DIR LOCKFILE   create/refresh a virtualenv from a lock (Python >= 3.12)
+    hostmode.py up                  start LocalStack, wait for health and init-aws.sh
+    hostmode.py down                stop everything `up` started
+    hostmode.py status              running or not, mode, pid, URL, uptime, services
+    hostmode.py logs [-f] [-n N]    tail of the LocalStack log
+
+Host mode runs ``python -m localstack.runtime.main`` from ``.localstack/venv`` in its own session,
+bound to 127.0.0.1:$LOCALSTACK_PORT, with per-port state under ``.localstack/run/<port>/``.
+Environment: LOCALSTACK_MODE=auto|docker|host, LOCALSTACK_PORT (4566), and LocalStack's own knobs
+(DEBUG, PERSISTENCE, LAMBDA_KEEPALIVE_MS, SERVICES, EAGER_SERVICE_LOADING, ...) pass through.
+Host mode only: HOSTMODE_INIT_SCRIPT (the ready.d script instead of init-aws.sh; empty: none),
+HOSTMODE_STOP_TIMEOUT (seconds `down` waits after SIGTERM before SIGKILL, default 5),
+HOSTMODE_START_TIMEOUT, HOSTMODE_INIT_TIMEOUT.
+
+Standard library only; runs under any python3 >= 3.9.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from . import config, docker_backend, pidfile, python_env, readiness
+from .backend import Backend
+from .console import HostmodeError, log
+from .docker_backend import DockerBackend
+from .host_backend import HostBackend
+from .pidfile import PidFile
+from .procfs import port_listening
+
+BACKENDS: dict[str, type[Backend]] = {"host": HostBackend, "docker": DockerBackend}
+
+
+# ----------------------------------------------------------------------------- the backend
+
+
+def choose_mode() -> str:
+    """The mode a new instance starts in: LOCALSTACK_MODE, or docker if an engine answers."""
+    mode = (os.environ.get("LOCALSTACK_MODE") or "auto").strip().lower()
+    if mode not in ("auto", "docker", "host"):
+        raise HostmodeError(f"LOCALSTACK_MODE must be auto, docker or host, got {mode!r}")
+    if mode == "docker" and not docker_backend.docker_available():
+        raise HostmodeError("LOCALSTACK_MODE=docker but no Docker engine answers `docker info`")
+    if mode == "auto":
+        mode = "docker" if docker_backend.docker_available() else "host"
+    return mode
+
+
+def recorded_backend(info: PidFile | None) -> Backend:
+    """The backend of the instance the pid file records. Without one (or a stale one), host:
+    only host mode leaves processes behind that `down` must find without a pid file."""
+    return BACKENDS["docker" if info is not None and info.is_docker else "host"]()
+
+
+# ----------------------------------------------------------------------------- commands
+
+
+def fmt_duration(seconds: float) -> str:
+    seconds = int(seconds)
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes}m{seconds:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
+
+
+def describe(info: PidFile) -> str:
+    parts = [f"mode={info.mode}", f"url={info.url or config.url()}"]
+    if info.pid:
+        parts.append(f"pid={info.pid}")
+    if info.started_at:
+        parts.append(f"uptime={fmt_duration(time.time() - float(info.started_at))}")
+    return ", ".join(parts)
+
+
+def cmd_venv(args: list[str]) -> int:
+    if len(args) != 2:
+        raise HostmodeError("usage: hostmode.py venv DIR LOCKFILE")
+    venv, lock = Path(args[0]), Path(args[1])
+    python_env.ensure_venv(venv if venv.is_absolute() else config.ROOT / venv,
+                           lock if lock.is_absolute() else config.ROOT / lock)
+    return 0
+
+
+def _foreign_localstack() -> bool:
+    """True if something `up` did not start answers on the port; raise if something else has it."""
+    if not port_listening(config.port()):
+        return False
+    if readiness.health() is not None:
+        log(f"something already answers {config.url()}/_localstack/health (not started by "
+            "`make up`); using it as is")
+        return True
+    raise HostmodeError(f"port {config.port()} is in use by another program; stop it or set "
+                        "LOCALSTACK_PORT")
+
+
+def cmd_up(_args: list[str]) -> int:
+    t0 = time.monotonic()
+    info = pidfile.read()
+    recorded = recorded_backend(info)
+    if recorded.already_up(info):
+        readiness.wait_init(config.INIT_TIMEOUT_S, recorded.init_output)
+        log(f"LocalStack is already running ({describe(info)})")
+        return 0
+    if _foreign_localstack():
+        return 0
+    backend = BACKENDS[choose_mode()]()
+    installed = backend.install()
+    t_start = time.monotonic()
+    info = backend.up()
+    if installed:
+        t0 = t_start  # report start-up time, not install time
+    t_health = time.monotonic()
+    scripts = readiness.wait_init(config.INIT_TIMEOUT_S, backend.init_output)
+    ran = ", ".join(s["name"] for s in scripts) or "no init scripts"
+    now = time.monotonic()
+    log(f"LocalStack is ready in {now - t0:.1f}s (gateway {t_health - t0:.1f}s + init "
+        f"{now - t_health:.1f}s; {describe(info)}; ran {ran})")
+    return 0
+
+
+def cmd_down(_args: list[str]) -> int:
+    info = pidfile.read()
+    recorded_backend(info).down(info)
+    return 0
+
+
+def _print_services(health: dict) -> None:
+    """Services grouped by state: running, available, then the rest."""
+    by_state: dict[str, list[str]] = {}
+    for name, state in sorted((health.get("services") or {}).items()):
+        by_state.setdefault(str(state), []).append(name)
+    for state in ("running", "available"):
+        names = by_state.pop(state, [])
+        if names:
+            print(f"  {state} ({len(names)}): {', '.join(names)}")
+    for state, names in sorted(by_state.items()):
+        print(f"  {state} ({len(names)}): {', '.join(names)}")
+
+
+def cmd_status(_args: list[str]) -> int:
+    info = pidfile.read()
+    h = readiness.health()
+    if not recorded_backend(info).running(info, h):
+        if h is None:
+            print(f"LocalStack is not running (port {config.port()})")
+            return 1
+        print(f"LocalStack answers on {config.url()} but was not started by `make up`")
+        info = PidFile(mode="unknown", url=config.url())
+    print(f"LocalStack is running: {describe(info)}")
+    if h is None:
+        print("  health: no answer from /_localstack/health")
+        return 1
+    print(f"  version: {h.get('version', '?')}, edition: {h.get('edition', '?')}")
+    _print_services(h)
+    _, scripts = readiness.init_state()
+    for s in scripts:
+        print(f"  init {s.get('stage')}/{s.get('name')}: {s.get('state')}")
+    return 0
+
+
+def cmd_logs(args: list[str]) -> int:
+    follow = "-f" in args or "--follow" in args
+    lines = 100
+    if "-n" in args:
+        try:
+            lines = int(args[args.index("-n") + 1])
+        except (IndexError, ValueError):
+            raise HostmodeError("usage: hostmode.py logs [-f] [-n LINES]") from None
+    return recorded_backend(pidfile.read()).logs(lines, follow)
+
+
+COMMANDS: dict[str, Callable[[list[str]], int]] = {
+    "venv": cmd_venv, "up": cmd_up, "down": cmd_down, "status": cmd_status, "logs": cmd_logs,
+}
+
+
+def _run(command: str, args: list[str]) -> int:
+    if command in ("up", "down"):  # one start or stop per port at a time
+        with python_env.FileLock(config.run_dir() / ".lock"):
+            return COMMANDS[command](args)
+    return COMMANDS[command](args)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] not in COMMANDS:
+        print(__doc__, file=sys.stderr)
+        return 2
+    try:
+        return _run(argv[0], argv[1:])
+    except HostmodeError as e:
+        log(f"error: {e}")
+        return 1
+    except subprocess.CalledProcessError as e:
+        log(f"error: {' '.join(map(str, e.cmd))} failed with exit code {e.returncode}")
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:  # `hostmode.py logs | head`
+        try:
+            sys.stdout = open(os.devnull, "w")
+        except OSError:
+            pass
+        return 0

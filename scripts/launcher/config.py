@@ -1,0 +1,164 @@
+"""Where things are, the HOSTMODE_* knobs, and the environment host-mode LocalStack runs in.
+
+Paths shared with the plugins (the run directory, the runtime lib, the names LocalStack's side
+reads from its environment) come from ``plugins/localstack_hostmode/contract.py``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from .console import HostmodeError
+
+ROOT = Path(__file__).resolve().parents[2]
+PLUGINS_DIR = ROOT / "plugins"
+# the contract is stdlib-only; its package __init__ imports nothing of LocalStack
+if str(PLUGINS_DIR) not in sys.path:
+    sys.path.append(str(PLUGINS_DIR))
+from localstack_hostmode import contract  # noqa: E402
+
+LS_HOME = contract.LS_HOME
+LS_VENV = LS_HOME / "venv"
+LAMBDA_RUNTIME_LIB = contract.RUNTIME_LIB
+# packages LocalStack would download at run time, pre-installed once, shared by every port
+PACKAGES_ROOT = LS_HOME / "packages"
+STATIC_LIBS = PACKAGES_ROOT / "usr" / "lib" / "localstack"
+LOCALSTACK_LOCK = ROOT / "requirements" / "localstack.txt"
+LAMBDA_RUNTIME_LOCK = ROOT / "requirements" / "lambda-runtime.txt"
+INIT_SCRIPT = ROOT / "init-aws.sh"
+COMPOSE_FILE = ROOT / "docker-compose.yml"
+
+HEALTH_TIMEOUT_S = float(os.environ.get("HOSTMODE_START_TIMEOUT", "90"))
+INIT_TIMEOUT_S = float(os.environ.get("HOSTMODE_INIT_TIMEOUT", "120"))
+# how long `down` waits for LocalStack to shut down in order before it sends SIGKILL
+TERM_GRACE_S = float(os.environ.get("HOSTMODE_STOP_TIMEOUT", "5"))
+# what is left once LocalStack has exited (Lambda workers) gets this long after SIGTERM
+LEFTOVER_GRACE_S = 2.0
+
+
+def plugins_editable() -> bool:
+    """Install the plugins editable: their code changes take effect at the next `make up`."""
+    return os.environ.get("HOSTMODE_PLUGINS_EDITABLE", "1") != "0"
+
+
+# ----------------------------------------------------------------------------- per port
+
+
+def port() -> int:
+    raw = os.environ.get("LOCALSTACK_PORT", "4566").strip() or "4566"
+    try:
+        value = int(raw)
+    except ValueError:
+        raise HostmodeError(f"LOCALSTACK_PORT must be a number, got {raw!r}") from None
+    if not 0 < value < 65536:
+        raise HostmodeError(f"LOCALSTACK_PORT out of range: {value}")
+    return value
+
+
+def url() -> str:
+    return f"http://127.0.0.1:{port()}"
+
+
+def run_dir() -> Path:
+    return contract.run_dir_for(port(), LS_HOME)
+
+
+def fs_root() -> Path:
+    return run_dir() / "fs"
+
+
+def log_file() -> Path:
+    return run_dir() / "localstack.log"
+
+
+def pid_file() -> Path:
+    return run_dir() / "localstack.pid"
+
+
+def init_log_file() -> Path:
+    return run_dir() / "init-aws.log"
+
+
+def dynamodb_backend_file() -> Path:
+    return run_dir() / contract.DYNAMODB_BACKEND_STATE
+
+
+def init_script() -> Path | None:
+    """The ready.d script `up` runs: init-aws.sh, or HOSTMODE_INIT_SCRIPT (empty: none)."""
+    override = os.environ.get("HOSTMODE_INIT_SCRIPT")
+    if override is None:
+        return INIT_SCRIPT
+    if not override.strip():
+        return None
+    path = Path(override).expanduser()
+    path = path if path.is_absolute() else ROOT / path
+    if not path.is_file():
+        raise HostmodeError(f"HOSTMODE_INIT_SCRIPT not found: {path}")
+    return path.resolve()
+
+
+# ----------------------------------------------------------------------------- environments
+
+
+def clean_env() -> dict[str, str]:
+    env = dict(os.environ)
+    # the caller's virtualenv/pythonpath must not leak into LocalStack's interpreter
+    for key in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "PYTHONSTARTUP", "__PYVENV_LAUNCHER__"):
+        env.pop(key, None)
+    return env
+
+
+def packages_env() -> dict[str, str]:
+    """For `localstack.cli.lpm install`: installs into the shared packages root."""
+    env = clean_env()
+    env.update({"OVERRIDE_IN_DOCKER": "0", "FILESYSTEM_ROOT": str(PACKAGES_ROOT),
+                "DISABLE_EVENTS": "1", "SKIP_SSL_CERT_DOWNLOAD": "1"})
+    return env
+
+
+def localstack_env(token: str) -> dict[str, str]:
+    p = port()
+    env = clean_env()
+    # user-facing defaults; a value in the environment wins
+    defaults = {
+        # localhost.localstack.cloud does not resolve offline; return URLs that do
+        "LOCALSTACK_HOST": f"127.0.0.1:{p}",
+        "SQS_ENDPOINT_STRATEGY": "path",
+        # an idle queue is polled again within 1 s instead of up to 10 s
+        "LAMBDA_EVENT_SOURCE_MAPPING_MAX_BACKOFF_ON_EMPTY_POLL_SEC": "1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        # the Kinesis mock delays stream changes by 500 ms by default (DynamoDB streams too)
+        "KINESIS_LATENCY": "0",
+        # glibc gives each of LocalStack's many threads its own malloc arena: ~30 MB idle RSS
+        "MALLOC_ARENA_MAX": "2",
+    }
+    for key, value in defaults.items():
+        if not env.get(key):
+            env[key] = value
+    env.update({
+        "OVERRIDE_IN_DOCKER": "0",
+        "FILESYSTEM_ROOT": str(fs_root()),
+        # hypercorn honours the 127.0.0.1 host; the twisted gateway binds 0.0.0.0
+        "GATEWAY_SERVER": "hypercorn",
+        "GATEWAY_LISTEN": f"127.0.0.1:{p}",
+        "DNS_ADDRESS": "0",
+        "SKIP_SSL_CERT_DOWNLOAD": "1",
+        "DISABLE_EVENTS": "1",
+        "LAMBDA_RUNTIME_EXECUTOR": "local-process",
+        "PROVIDER_OVERRIDE_DYNAMODB": "moto",
+        contract.RUNTIME_LIB_ENV: str(LAMBDA_RUNTIME_LIB),
+        # marks every process of this instance, so `down` finds them even when orphaned
+        contract.RUN_DIR_ENV: str(run_dir()),
+        "HOSTMODE_INSTANCE": token,
+        # awslocal/aws for init scripts come from LocalStack's venv
+        "PATH": f"{LS_VENV / 'bin'}{os.pathsep}{env.get('PATH', '')}",
+        "PYTHONUNBUFFERED": "1",
+    })
+    return env
+
+
+def run_dir_marker() -> bytes:
+    """The /proc/<pid>/environ entry every process of this port's instance carries."""
+    return contract.run_dir_marker(run_dir())

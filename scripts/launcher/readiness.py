@@ -1,0 +1,75 @@
+"""Waiting for LocalStack: its health endpoint answers, then its ready.d init scripts have run.
+
+The same in both modes; what differs (is the process still alive, where the init scripts'
+output is) comes in from the backend as callables.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+
+from . import config
+from .console import HostmodeError, tail
+
+
+def http_get_json(path: str, timeout: float = 2.0, base: str | None = None) -> dict | None:
+    """GET base+path; the parsed JSON on 2xx, None if nothing (valid) answers."""
+    try:
+        with urllib.request.urlopen((base or config.url()) + path, timeout=timeout) as resp:
+            if 200 <= resp.status < 300:
+                return json.loads(resp.read().decode("utf-8") or "{}")
+    except (OSError, ValueError, urllib.error.URLError):
+        return None
+    return None
+
+
+def health(timeout: float = 2.0) -> dict | None:
+    return http_get_json("/_localstack/health", timeout)
+
+
+def wait_ready(deadline_s: float, died: Callable[[], str | None] | None = None) -> dict:
+    """Poll /_localstack/health until it answers.
+
+    ``died`` fails the wait early: it returns why (a message) once the process is gone.
+    """
+    deadline = time.monotonic() + deadline_s
+    while True:
+        h = health(timeout=1.0)
+        if h is not None:
+            return h
+        why = died() if died else None
+        if why:
+            raise HostmodeError(why)
+        if time.monotonic() > deadline:
+            raise HostmodeError(f"LocalStack did not answer {config.url()}/_localstack/health "
+                                f"within {deadline_s:.0f}s. Last log lines:\n"
+                                + tail(config.log_file(), 30))
+        time.sleep(0.1)
+
+
+def init_state() -> tuple[bool, list[dict]]:
+    data = http_get_json("/_localstack/init/ready", timeout=2.0) or {}
+    return bool(data.get("completed")), list(data.get("scripts") or [])
+
+
+def wait_init(deadline_s: float, init_output: Callable[[], str]) -> list[dict]:
+    """Wait until the ready.d scripts have run; raise with their output if one failed."""
+    deadline = time.monotonic() + deadline_s
+    while True:
+        completed, scripts = init_state()
+        failed = [s for s in scripts if s.get("state") == "ERROR"]
+        if failed:
+            names = ", ".join(s.get("name", "?") for s in failed)
+            raise HostmodeError(f"init script failed: {names}. Its output:\n{init_output()}\n"
+                                "LocalStack is still running; fix the script, then "
+                                "`make down && make up`.")
+        if completed and all(s.get("state") == "SUCCESSFUL" for s in scripts):
+            return scripts
+        if time.monotonic() > deadline:
+            states = ", ".join(f"{s.get('name')}={s.get('state')}" for s in scripts) or "none"
+            raise HostmodeError(f"init scripts not finished after {deadline_s:.0f}s ({states})")
+        time.sleep(0.1)

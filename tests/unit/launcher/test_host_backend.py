@@ -1,0 +1,48 @@
+"""scripts/launcher/host_backend.py: LocalStack's filesystem root and init hook."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from launcher import config, host_backend
+from launcher.console import HostmodeError
+
+
+def test_prepare_filesystem_installs_init_hook(home: Path) -> None:
+    host_backend.prepare_filesystem()
+    hook = config.fs_root() / "etc" / "localstack" / "init" / "ready.d" / "init-aws.sh"
+    assert hook.exists() and os.access(hook, os.X_OK)
+    text = hook.read_text()
+    assert str(config.INIT_SCRIPT) in text
+    assert "http://127.0.0.1:4599" in text
+    # idempotent
+    host_backend.prepare_filesystem()
+    assert sorted(p.name for p in hook.parent.iterdir()) == ["init-aws.sh"]
+
+
+def test_init_script_override(home: Path, tmp_path: Path,
+                              monkeypatch: pytest.MonkeyPatch) -> None:
+    script = tmp_path / "my-init.sh"
+    script.write_text("#!/usr/bin/env bash\necho hi\n")
+    monkeypatch.setenv("HOSTMODE_INIT_SCRIPT", str(script))
+    host_backend.prepare_filesystem()
+    ready_d = config.fs_root() / "etc" / "localstack" / "init" / "ready.d"
+    assert sorted(p.name for p in ready_d.iterdir()) == ["my-init.sh"]
+    assert str(script) in (ready_d / "my-init.sh").read_text()
+    # empty: no init script at all (and the previous one is gone)
+    monkeypatch.setenv("HOSTMODE_INIT_SCRIPT", "")
+    host_backend.prepare_filesystem()
+    assert list(ready_d.iterdir()) == []
+    monkeypatch.setenv("HOSTMODE_INIT_SCRIPT", str(tmp_path / "missing.sh"))
+    with pytest.raises(HostmodeError, match="HOSTMODE_INIT_SCRIPT"):
+        host_backend.prepare_filesystem()
+
+
+def test_prepare_filesystem_forgets_the_previous_dynamodb_backend(home: Path) -> None:
+    config.run_dir().mkdir(parents=True)
+    config.dynamodb_backend_file().write_text('{"port": 1}')
+    host_backend.prepare_filesystem()
+    assert not config.dynamodb_backend_file().exists()
