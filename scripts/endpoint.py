@@ -7,12 +7,11 @@ LOCALSTACK_PORT and AWS_DEFAULT_REGION; scripts and tests read them here.
 
 from __future__ import annotations
 
-import json
 import os
-import urllib.error
-import urllib.request
 from typing import Any
 from urllib.parse import urlsplit
+
+from launcher.readiness import http_get_json
 
 DEFAULT_PORT = "4566"
 DEFAULT_REGION = "us-east-1"
@@ -39,12 +38,7 @@ def is_local(endpoint: str | None = None) -> bool:
 
 def localstack_health(url: str | None = None, timeout: float = 3.0) -> dict[str, Any] | None:
     """LocalStack's /_localstack/health answer at `url` (default: the endpoint), or None."""
-    try:
-        with urllib.request.urlopen(f"{url or endpoint_url()}/_localstack/health",
-                                    timeout=timeout) as resp:
-            return json.loads(resp.read() or b"{}")
-    except (OSError, ValueError, urllib.error.URLError):
-        return None
+    return http_get_json("/_localstack/health", timeout, base=url or endpoint_url())
 
 
 def check_endpoint() -> str | None:
