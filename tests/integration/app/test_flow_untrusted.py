@@ -96,24 +96,18 @@ def _order_status(app, order_id: str) -> str:
 def _dead_letter(app, message_id: str) -> dict[str, Any]:
     """The message with this id once it is in orders-dlq; others' messages are released."""
     sqs, dlq = app.client("sqs"), app.queue_url("ORDERS_DLQ")
-    received = sqs.receive_message(
-        QueueUrl=dlq,
-        MaxNumberOfMessages=10,
-        WaitTimeSeconds=1,
-        VisibilityTimeout=10,
-        AttributeNames=["ApproximateReceiveCount"],
-    ).get("Messages", [])
-    mine = None
-    for message in received:
-        if message["MessageId"] == message_id:
-            mine = message
-        else:  # another test's: visible to it again at once
-            sqs.change_message_visibility(
-                QueueUrl=dlq, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
-            )
+    batch = {"QueueUrl": dlq, "MaxNumberOfMessages": 10, "WaitTimeSeconds": 1}
+    received = sqs.receive_message(**batch, AttributeNames=["All"]).get("Messages", [])
+    mine = [m for m in received if m["MessageId"] == message_id]
+    if others := [
+        {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
+        for i, m in enumerate(received)
+        if m not in mine
+    ]:  # another test's messages: visible to it again at once
+        sqs.change_message_visibility_batch(QueueUrl=dlq, Entries=others)
     assert mine, f"message {message_id} not in orders-dlq yet"
-    sqs.delete_message(QueueUrl=dlq, ReceiptHandle=mine["ReceiptHandle"])
-    return mine
+    sqs.delete_message(QueueUrl=dlq, ReceiptHandle=mine[0]["ReceiptHandle"])
+    return mine[0]
 
 
 def test_forged_order_message_ends_in_dlq_and_mails_no_one(app, cleanup) -> None:
