@@ -19,6 +19,7 @@ from aws_lambda_powertools.event_handler import (
     Response,
     content_types,
 )
+from aws_lambda_powertools.event_handler.exceptions import ServiceError
 from aws_lambda_powertools.utilities.parser import parse
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
@@ -94,14 +95,27 @@ def make_resolver() -> APIGatewayRestResolver:
 
     @app.exception_handler(DomainError)
     def _domain_error(exc: DomainError) -> Response:
-        logger.info(
-            "request rejected", extra={"error": type(exc).__name__, "status": exc.http_status}
-        )
+        _log_rejected(exc, exc.http_status)
         return error_response(exc.http_status, exc.message, getattr(exc, "errors", None))
+
+    # Powertools' own HTTP errors, above all its NotFoundError for a path that no route pattern
+    # matches (an id with a character the pattern does not take: "✓", "/", a control character).
+    # Powertools looks handlers up along the exception's MRO, so without this one the catch-all
+    # below would answer those with a 500.
+    @app.exception_handler(ServiceError)
+    def _service_error(exc: ServiceError) -> Response:
+        status = HTTPStatus(exc.status_code)
+        _log_rejected(exc, status)
+        return error_response(status.value, status.phrase.lower())
 
     @app.exception_handler(Exception)
     def _unexpected(exc: Exception) -> Response:
-        logger.exception("unhandled error")
+        # exc_info from the argument: powertools may pass an exception that was never raised
+        logger.exception("unhandled error", exc_info=exc)
         return error_response(HTTPStatus.INTERNAL_SERVER_ERROR, "internal server error")
 
     return app
+
+
+def _log_rejected(exc: Exception, status: int) -> None:
+    logger.info("request rejected", extra={"error": type(exc).__name__, "status": int(status)})

@@ -81,3 +81,77 @@ def test_order_already_past_pending_is_left_alone(load, context, aws):
     ev["Records"] = ev["Records"][:1]
     assert load("orders.process_queue").handler(ev, context) == {"batchItemFailures": []}
     assert _status(aws) == "COMPLETED"
+
+
+def _message_event(body: dict, message_id: str = "m-1") -> dict:
+    ev = event("sqs_orders_batch.json")
+    record = ev["Records"][0]
+    record["messageId"] = message_id
+    record["body"] = json.dumps(body)
+    ev["Records"] = [record]
+    return ev
+
+
+def _recipients() -> list[list[str]]:
+    from moto.ses.models import ses_backends
+
+    backend = ses_backends["123456789012"]["us-east-1"]
+    return [message.destinations["ToAddresses"] for message in backend.sent_messages]
+
+
+def test_forged_email_is_rejected_and_the_order_untouched(load, context, aws):
+    # GIVEN a real PENDING order of ada@example.com
+    _pending(aws)
+    module = load("orders.process_queue")
+    forged = _message_event({"order_id": ORDER_ID, "customer_email": "someone@else.example"})
+    # WHEN a forged message names it with another address
+    result = module.handler(forged, context)
+    # THEN the message is reported failed (SQS retries it, then moves it to orders-dlq), no
+    # mail went out and the order is still PENDING
+    assert result == {"batchItemFailures": [{"itemIdentifier": "m-1"}]}
+    assert _recipients() == []
+    assert _status(aws) == "PENDING"
+    # AND the genuine message is still processed afterwards (the rejection left no record behind)
+    genuine = _message_event({"order_id": ORDER_ID, "customer_email": "ada@example.com"}, "m-2")
+    assert module.handler(genuine, context) == {"batchItemFailures": []}
+    assert _recipients() == [["ada@example.com"]]
+    assert _status(aws) == "PROCESSING"
+
+
+def test_forged_message_for_a_processed_order_is_rejected_too(load, context, aws):
+    # GIVEN an order that its genuine message has already processed (an idempotency record)
+    _pending(aws)
+    module = load("orders.process_queue")
+    genuine = _message_event({"order_id": ORDER_ID, "customer_email": "ada@example.com"})
+    assert module.handler(genuine, context) == {"batchItemFailures": []}
+    # THEN a forged message is still rejected, not answered from the idempotency record
+    forged = _message_event({"order_id": ORDER_ID, "customer_email": "x@else.example"}, "m-2")
+    assert module.handler(forged, context) == {"batchItemFailures": [{"itemIdentifier": "m-2"}]}
+    assert _recipients() == [["ada@example.com"]]
+
+
+def test_mail_goes_to_the_stored_address(load, context, aws):
+    # the same address in another case is the same address (both are stored lowercased)
+    _pending(aws)
+    same = _message_event({"order_id": ORDER_ID, "customer_email": "ADA@Example.com"})
+    assert load("orders.process_queue").handler(same, context) == {"batchItemFailures": []}
+    assert _recipients() == [["ada@example.com"]]
+
+
+def test_order_without_a_stored_email_is_never_mailed(load, context, aws):
+    aws.orders.put_item(Item={"order_id": ORDER_ID, "status": "PENDING"})
+    message = _message_event({"order_id": ORDER_ID, "customer_email": "ada@example.com"})
+    result = load("orders.process_queue").handler(message, context)
+    assert result == {"batchItemFailures": [{"itemIdentifier": "m-1"}]}
+    assert _recipients() == []
+    assert _status(aws) == "PENDING"
+
+
+def test_rejection_is_logged_with_the_reason(load, context, aws, caplog):
+    _pending(aws)
+    forged = _message_event({"order_id": ORDER_ID, "customer_email": "someone@else.example"})
+    load("orders.process_queue").handler(forged, context)
+    (rejection,) = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert "disagrees with the stored order" in rejection.getMessage()
+    assert rejection.fields == ["customer_email"] and rejection.order_id == ORDER_ID
+    assert all("someone@else" not in str(vars(record)) for record in caplog.records)

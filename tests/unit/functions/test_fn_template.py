@@ -27,13 +27,17 @@ def _statements(fn: dict[str, Any]) -> list[dict[str, Any]]:
     return [s for p in fn["Properties"].get("Policies", []) for s in p.get("Statement", [])]
 
 
+def _actions(statement: dict[str, Any]) -> list[str]:
+    actions = statement["Action"]
+    return actions if isinstance(actions, list) else [actions]
+
+
 @pytest.mark.parametrize("logical_id", sorted(FUNCTIONS) + ["OrderStateMachine"])
 def test_least_privilege_policies(logical_id):
     statements = _statements(RESOURCES[logical_id])
     assert statements, f"{logical_id} has no explicit policy"
     for statement in statements:
-        actions = statement["Action"]
-        for action in actions if isinstance(actions, list) else [actions]:
+        for action in _actions(statement):
             assert "*" not in action, f"{logical_id}: wildcard action {action}"
 
 
@@ -102,6 +106,37 @@ def test_required_actions_are_granted():
     for logical_id, required in REQUIRED_ACTIONS.items():
         granted = set()
         for statement in _statements(FUNCTIONS[logical_id]):
-            actions = statement["Action"]
-            granted |= set(actions if isinstance(actions, list) else [actions])
+            granted |= set(_actions(statement))
         assert required <= granted, f"{logical_id} lacks {sorted(required - granted)}"
+
+
+SENDER_IDENTITY = (
+    "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/${SenderEmail}"
+)
+# Actions AWS authorizes only on Resource "*": scoped to an ARN they grant nothing.
+STAR_ONLY_ACTIONS = {"kinesis:ListStreams", "sqs:ListQueues", "s3:ListAllMyBuckets"}
+
+
+def _all_statements() -> list[tuple[str, dict[str, Any]]]:
+    return [
+        (logical_id, statement)
+        for logical_id in sorted(FUNCTIONS) + ["OrderStateMachine"]
+        for statement in _statements(RESOURCES[logical_id])
+    ]
+
+
+def test_ses_is_granted_on_the_sender_identity_only():
+    senders = [(lid, s) for lid, s in _all_statements() if "ses:SendEmail" in _actions(s)]
+    assert {lid for lid, _ in senders} == {
+        "WelcomeUserFunction",
+        "ProcessOrderQueueFunction",
+        "SendConfirmationFunction",
+    }
+    for logical_id, statement in senders:
+        assert statement["Resource"] == {"Fn::Sub": SENDER_IDENTITY}, logical_id
+
+
+def test_star_only_actions_are_not_scoped_to_an_arn():
+    for logical_id, statement in _all_statements():
+        for action in STAR_ONLY_ACTIONS.intersection(_actions(statement)):
+            assert statement["Resource"] == "*", f"{logical_id}: {action} on an ARN grants nothing"
