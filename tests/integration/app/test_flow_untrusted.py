@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 from boto3.dynamodb.types import TypeSerializer
 
-from stack import mails_to, wait_until
+from polling import wait_until
+from stack import mails_to
 
 pytestmark = pytest.mark.integration
 
