@@ -1,0 +1,196 @@
+"""Deploy or remove serverless.yml (the seed's user-service) with the Serverless Framework.
+
+    .venv/bin/python scripts/serverless_deploy.py deploy|remove [--stage local] [--service-dir .]
+
+1. CLI: the pinned, login-free Framework v3 fork `osls` and the `serverless-localstack` plugin
+   from package-lock.json, installed into ./node_modules by `npm ci` when missing or stale;
+2. artifacts the Framework cannot build itself (see serverless.yml): the dependencies layer
+   (the same pip build as `make deploy-local`, scripts/deploy.py build_layer) and a zip of
+   functions/, both under .build/serverless/;
+3. `serverless deploy|remove --stage <stage>` against LocalStack (AWS_ENDPOINT_URL, else
+   LOCALSTACK_PORT), its output passed through: a failure shows the Framework's own error and
+   CloudFormation rolls the stack back to the deployment that was serving;
+4. the API URL printed in the form LocalStack serves without DNS, like `make deploy-local`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+import stack as st
+from deploy import BUILD_DIR, DeployError, build_layer, zip_tree
+from stack import ROOT, log
+
+SERVICE = "user-service"
+DEFAULT_STAGE = "local"
+ARTIFACTS_DIR = BUILD_DIR / "serverless"
+FUNCTIONS_ZIP = ARTIFACTS_DIR / "functions.zip"
+LAYER_ZIP = ARTIFACTS_DIR / "dependencies-layer.zip"
+NODE_MODULES = ROOT / "node_modules"
+CLI = NODE_MODULES / "osls" / "bin" / "serverless.js"
+# npm writes this after every install; older than the lock means node_modules is stale
+INSTALLED_LOCK = NODE_MODULES / ".package-lock.json"
+NPM_CI = ["npm", "ci", "--no-audit", "--no-fund", "--prefer-offline", "--loglevel=error"]
+# The Framework without its network side effects: no telemetry, no update notices.
+QUIET_ENV = {"SLS_TELEMETRY_DISABLED": "1", "SLS_NOTIFICATIONS_MODE": "off"}
+
+
+def stack_name(stage: str) -> str:
+    return f"{SERVICE}-{stage}"
+
+
+def cli_installed() -> bool:
+    lock = ROOT / "package-lock.json"
+    return (
+        CLI.exists()
+        and INSTALLED_LOCK.exists()
+        and INSTALLED_LOCK.stat().st_mtime >= lock.stat().st_mtime
+    )
+
+
+def ensure_cli() -> None:
+    """`npm ci` from the committed lock when node_modules is missing or older than the lock."""
+    if cli_installed():
+        return
+    if shutil.which("npm") is None:
+        raise DeployError("npm is not on PATH: install Node.js >= 20.19 (with npm) first")
+    t0 = time.monotonic()
+    log("installing the Serverless Framework (osls) and serverless-localstack from npm ...")
+    proc = subprocess.run(NPM_CI, cwd=ROOT)
+    if proc.returncode != 0 or not CLI.exists():
+        raise DeployError(f"npm ci failed (exit {proc.returncode})")
+    INSTALLED_LOCK.touch()
+    log(f"installed in {time.monotonic() - t0:.1f}s")
+
+
+def write_if_changed(path: Path, data: bytes) -> None:
+    if path.exists() and path.read_bytes() == data:
+        return
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+
+
+def build_artifacts() -> None:
+    """The layer zip and the functions/ zip that serverless.yml's package.artifact name."""
+    ARTIFACTS_DIR.mkdir(parents=True, exist_ok=True)
+    layer_zip, _ = build_layer()
+    write_if_changed(LAYER_ZIP, layer_zip.read_bytes())
+    write_if_changed(FUNCTIONS_ZIP, zip_tree(ROOT / "functions"))
+
+
+def framework_env(stage: str) -> dict[str, str]:
+    env = dict(os.environ, **QUIET_ENV)
+    env["AWS_ENDPOINT_URL"] = st.endpoint_url()  # serverless-localstack reads it
+    env["AWS_DEFAULT_REGION"] = st.region()
+    env.setdefault("AWS_ACCESS_KEY_ID", "test")
+    env.setdefault("AWS_SECRET_ACCESS_KEY", "test")
+    env["SLS_LOCALSTACK_STAGE"] = stage
+    return env
+
+
+def run_framework(command: str, stage: str, service_dir: Path) -> int:
+    """Run the Framework with its output on our stdout/stderr; returns its exit code."""
+    cmd = ["node", str(CLI), command, "--stage", stage, "--region", st.region()]
+    return subprocess.run(cmd, cwd=service_dir, env=framework_env(stage)).returncode
+
+
+def stack_exists(name: str) -> bool:
+    try:
+        status = st.client("cloudformation").describe_stacks(StackName=name)["Stacks"][0]
+    except ClientError as e:
+        if "does not exist" in e.response["Error"].get("Message", ""):
+            return False
+        raise
+    return status["StackStatus"] != "DELETE_COMPLETE"
+
+
+def collect_outputs(stage: str) -> dict[str, str]:
+    """ApiUrl (DNS-free LocalStack form), table and function names of the deployed stack."""
+    name = stack_name(stage)
+    cfn = st.client("cloudformation")
+    resources = cfn.describe_stack_resources(StackName=name)["StackResources"]
+    by_id = {r["LogicalResourceId"]: r for r in resources}
+    api_id = by_id["ApiGatewayRestApi"]["PhysicalResourceId"]
+    aws_form = f"https://{api_id}.execute-api.{st.region()}.amazonaws.com/{stage}"
+    outputs: dict[str, str] = {
+        "ApiUrl": st.api_url_for_endpoint(aws_form).rstrip("/"),
+        "RestApiId": api_id,
+        "StackName": name,
+        "UsersTableName": by_id["UsersTable"]["PhysicalResourceId"],
+    }
+    for r in resources:
+        if r["ResourceType"] == "AWS::Lambda::Function":
+            outputs[r["LogicalResourceId"] + "Name"] = r["PhysicalResourceId"]
+    return outputs
+
+
+def outputs_file(stage: str) -> Path:
+    return ARTIFACTS_DIR / f"outputs-{stage}.json"
+
+
+def deploy(stage: str = DEFAULT_STAGE, service_dir: Path = ROOT) -> dict[str, Any]:
+    t0 = time.monotonic()
+    ensure_cli()
+    build_artifacts()
+    code = run_framework("deploy", stage, service_dir)
+    if code != 0:
+        raise DeployError(
+            f"serverless deploy exited {code} (its error is above); "
+            f"stack {stack_name(stage)} keeps the deployment it had"
+        )
+    outputs = collect_outputs(stage)
+    data = {"_endpoint": st.endpoint_url(), **outputs}
+    outputs_file(stage).write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    return {**outputs, "_seconds": f"{time.monotonic() - t0:.1f}"}
+
+
+def remove(stage: str = DEFAULT_STAGE, service_dir: Path = ROOT) -> str:
+    name = stack_name(stage)
+    if not stack_exists(name):
+        return f"stack {name} does not exist: nothing to remove"
+    ensure_cli()
+    code = run_framework("remove", stage, service_dir)
+    if code != 0:
+        raise DeployError(f"serverless remove exited {code} (its error is above)")
+    outputs_file(stage).unlink(missing_ok=True)
+    return f"stack {name} removed"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("command", choices=["deploy", "remove"])
+    ap.add_argument("--stage", default=DEFAULT_STAGE)
+    ap.add_argument("--service-dir", type=Path, default=ROOT, help="where serverless.yml is")
+    args = ap.parse_args(argv)
+    if problem := st.check_endpoint():
+        log(f"{args.command} failed: {problem}")
+        return 1
+    try:
+        if args.command == "remove":
+            print(remove(args.stage, args.service_dir.resolve()))
+            return 0
+        outputs = deploy(args.stage, args.service_dir.resolve())
+    except (DeployError, ClientError) as e:
+        log(f"{args.command} failed: {e}")
+        return 1
+    print(f"stack {stack_name(args.stage)}: deployed in {outputs.pop('_seconds')}s")
+    width = max(len(k) for k in outputs)
+    for key in sorted(outputs):
+        print(f"  {key:<{width}}  {outputs[key]}")
+    print(f"  (written to {outputs_file(args.stage).relative_to(ROOT)})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
