@@ -28,7 +28,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 import stack as st
-from deploy import BUILD_DIR, DeployError, build_layer, zip_tree
+from deploy import BUILD_DIR, DeployError, build_layer, stack_status, zip_tree
 from stack import ROOT, log
 
 SERVICE = "user-service"
@@ -43,6 +43,13 @@ INSTALLED_LOCK = NODE_MODULES / ".package-lock.json"
 NPM_CI = ["npm", "ci", "--no-audit", "--no-fund", "--prefer-offline", "--loglevel=error"]
 # The Framework without its network side effects: no telemetry, no update notices.
 QUIET_ENV = {"SLS_TELEMETRY_DISABLED": "1", "SLS_NOTIFICATIONS_MODE": "off"}
+# Where LocalStack's CloudFormation leaves a stack whose update failed: the previous deployment
+# keeps serving, but the Framework cannot update the stack again ("No deployed instances of
+# resource ..."). The next deploy removes it first and creates it afresh.
+NOT_UPDATABLE = {
+    "ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "CREATE_FAILED", "UPDATE_FAILED",
+    "UPDATE_ROLLBACK_FAILED", "DELETE_FAILED", "REVIEW_IN_PROGRESS",
+}  # fmt: skip
 
 
 def stack_name(stage: str) -> str:
@@ -106,13 +113,45 @@ def run_framework(command: str, stage: str, service_dir: Path) -> int:
 
 
 def stack_exists(name: str) -> bool:
-    try:
-        status = st.client("cloudformation").describe_stacks(StackName=name)["Stacks"][0]
-    except ClientError as e:
-        if "does not exist" in e.response["Error"].get("Message", ""):
-            return False
-        raise
-    return status["StackStatus"] != "DELETE_COMPLETE"
+    return stack_status(name) not in (None, "DELETE_COMPLETE")
+
+
+def _delete_rule(name: str) -> None:
+    events = st.client("events")
+    targets = [t["Id"] for t in events.list_targets_by_rule(Rule=name)["Targets"]]
+    if targets:
+        events.remove_targets(Rule=name, Ids=targets, Force=True)
+    events.delete_rule(Name=name)
+
+
+SWEEPERS: dict[str, Any] = {
+    "AWS::Events::Rule": _delete_rule,
+    "AWS::Lambda::Function": lambda n: st.client("lambda").delete_function(FunctionName=n),
+    "AWS::DynamoDB::Table": lambda n: st.client("dynamodb").delete_table(TableName=n),
+    "AWS::Logs::LogGroup": lambda n: st.client("logs").delete_log_group(logGroupName=n),
+    "AWS::ApiGateway::RestApi": lambda n: st.client("apigateway").delete_rest_api(restApiId=n),
+}
+
+
+def sweep(resources: list[dict[str, Any]]) -> list[str]:
+    """Delete what a removed stack left behind; returns what was still there.
+
+    LocalStack's CloudFormation skips some resources (the schedule rule) when it deletes a stack
+    whose update had failed; AWS would not. Resources already gone are skipped quietly.
+    """
+    swept = []
+    for r in resources:
+        delete, name = SWEEPERS.get(r["ResourceType"]), r.get("PhysicalResourceId")
+        if delete is None or not name:
+            continue
+        try:
+            delete(name)
+        except ClientError as e:
+            if "NotFound" in e.response["Error"]["Code"]:
+                continue
+            raise
+        swept.append(f"{r['ResourceType']} {name}")
+    return swept
 
 
 def collect_outputs(stage: str) -> dict[str, str]:
@@ -143,6 +182,13 @@ def deploy(stage: str = DEFAULT_STAGE, service_dir: Path = ROOT) -> dict[str, An
     t0 = time.monotonic()
     ensure_cli()
     build_artifacts()
+    status = stack_status(stack_name(stage))
+    if status in NOT_UPDATABLE:
+        log(
+            f"stack {stack_name(stage)} is {status} after a failed deploy, which LocalStack "
+            "cannot update: removing it first (its table starts empty)"
+        )
+        remove(stage, service_dir)
     code = run_framework("deploy", stage, service_dir)
     if code != 0:
         raise DeployError(
@@ -160,9 +206,12 @@ def remove(stage: str = DEFAULT_STAGE, service_dir: Path = ROOT) -> str:
     if not stack_exists(name):
         return f"stack {name} does not exist: nothing to remove"
     ensure_cli()
+    resources = st.client("cloudformation").describe_stack_resources(StackName=name)
     code = run_framework("remove", stage, service_dir)
     if code != 0:
         raise DeployError(f"serverless remove exited {code} (its error is above)")
+    for leftover in sweep(resources["StackResources"]):
+        log(f"deleted {leftover}: the stack's deletion left it behind")
     outputs_file(stage).unlink(missing_ok=True)
     return f"stack {name} removed"
 
