@@ -216,6 +216,15 @@ def remove(stage: str = DEFAULT_STAGE, service_dir: Path = ROOT) -> str:
     return f"stack {name} removed"
 
 
+def report(stage: str, outputs: dict[str, Any]) -> str:
+    seconds = outputs.pop("_seconds")
+    width = max(map(len, outputs))
+    lines = [f"  {key:<{width}}  {value}" for key, value in sorted(outputs.items())]
+    written = outputs_file(stage).relative_to(ROOT)
+    return "\n".join([f"stack {stack_name(stage)}: deployed in {seconds}s", *lines,
+                      f"  (written to {written})"])  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("command", choices=["deploy", "remove"])
@@ -233,11 +242,7 @@ def main(argv: list[str] | None = None) -> int:
     except (DeployError, ClientError) as e:
         log(f"{args.command} failed: {e}")
         return 1
-    print(f"stack {stack_name(args.stage)}: deployed in {outputs.pop('_seconds')}s")
-    width = max(len(k) for k in outputs)
-    for key in sorted(outputs):
-        print(f"  {key:<{width}}  {outputs[key]}")
-    print(f"  (written to {outputs_file(args.stage).relative_to(ROOT)})")
+    print(report(args.stage, outputs))
     return 0
 
 

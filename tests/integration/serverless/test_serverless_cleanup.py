@@ -19,6 +19,12 @@ def _iso(days_ago: int) -> str:
     return (datetime.now(UTC) - timedelta(days=days_ago)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def _user_item(user_id: str, last_active: str) -> dict:
+    strings = {"user_id": user_id, "email": f"{user_id}@example.com", "name": "Cleanup Test"}
+    strings |= {"created_at": last_active, "last_active_at": last_active}
+    return {key: {"S": value} for key, value in strings.items()}
+
+
 def _schedule_rule(sls_stack: SlsStack) -> dict:
     fn_arn = st.client("lambda").get_function(FunctionName=sls_stack.function("CleanupInactive"))[
         "Configuration"
@@ -41,17 +47,8 @@ def test_invoking_the_rule_target_deletes_a_stale_user(sls_stack: SlsStack) -> N
     # GIVEN a stale user (two years inactive) and an active one in this stack's table
     ddb = st.client("dynamodb")
     stale, active = f"stale-{uuid.uuid4().hex[:12]}", f"active-{uuid.uuid4().hex[:12]}"
-    for user_id, ts in ((stale, _iso(730)), (active, _iso(0))):
-        ddb.put_item(
-            TableName=sls_stack.table,
-            Item={
-                "user_id": {"S": user_id},
-                "email": {"S": f"{user_id}@example.com"},
-                "name": {"S": "Cleanup Test"},
-                "created_at": {"S": ts},
-                "last_active_at": {"S": ts},
-            },
-        )
+    for user_id, days_ago in ((stale, 730), (active, 0)):
+        ddb.put_item(TableName=sls_stack.table, Item=_user_item(user_id, _iso(days_ago)))
     try:
         # WHEN the rule's target is invoked with the input EventBridge would send
         target = _schedule_rule(sls_stack)["Targets"][0]
