@@ -23,6 +23,7 @@ export AWS_ACCESS_KEY_ID ?= test
 export AWS_SECRET_ACCESS_KEY ?= test
 
 .PHONY: help venv up down status logs deploy-local invoke demo test test-unit test-integration bench lint clean
+.PHONY: deploy-serverless remove-serverless
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -46,6 +47,12 @@ logs: ## Show LocalStack's log, or a function's CloudWatch logs with FN=<name>
 
 deploy-local: $(PY) ## Build the layer and deploy template.yaml to LocalStack (HOT_RELOAD=1 for hot-reload code)
 	@$(PY) scripts/deploy.py
+
+deploy-serverless: $(PY) ## Deploy serverless.yml (users service) with the Serverless Framework, stage local
+	@$(PY) scripts/serverless_deploy.py deploy --stage local
+
+remove-serverless: $(PY) ## Remove the serverless.yml stack (stage local) and everything it created
+	@$(PY) scripts/serverless_deploy.py remove --stage local
 
 invoke: $(PY) ## Invoke a deployed function: make invoke FN=<logical id or name> EVENT=tests/events/<file>.json
 	@$(PY) scripts/invoke.py "$(FN)" "$(EVENT)"
