@@ -5,7 +5,7 @@
 1. CLI: the pinned, login-free Framework v3 fork `osls` and the `serverless-localstack` plugin
    from package-lock.json, installed into ./node_modules by `npm ci` when missing or stale;
 2. artifacts the Framework cannot build itself (see serverless.yml): the dependencies layer
-   (the same pip build as `make deploy-local`, scripts/deploy.py build_layer) and a zip of
+   (the same pip build as `make deploy-local`, scripts/artifacts.py build_layer) and a zip of
    functions/, both under .build/serverless/;
 3. `serverless deploy|remove --stage <stage>` against LocalStack (AWS_ENDPOINT_URL, else
    LOCALSTACK_PORT), its output passed through: a failure shows the Framework's own error and
@@ -27,9 +27,11 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+import endpoint
 import stack as st
-from deploy import BUILD_DIR, DeployError, build_layer, stack_status, zip_tree
-from stack import ROOT, log
+from artifacts import build_layer, zip_tree
+from cfn_deploy import stack_status
+from stack import BUILD_DIR, ROOT, DeployError, log
 
 SERVICE = "user-service"
 DEFAULT_STAGE = "local"
@@ -98,8 +100,8 @@ def build_artifacts() -> None:
 
 def framework_env(stage: str) -> dict[str, str]:
     env = dict(os.environ, **QUIET_ENV)
-    env["AWS_ENDPOINT_URL"] = st.endpoint_url()  # serverless-localstack reads it
-    env["AWS_DEFAULT_REGION"] = st.region()
+    env["AWS_ENDPOINT_URL"] = endpoint.endpoint_url()  # serverless-localstack reads it
+    env["AWS_DEFAULT_REGION"] = endpoint.region()
     env.setdefault("AWS_ACCESS_KEY_ID", "test")
     env.setdefault("AWS_SECRET_ACCESS_KEY", "test")
     env["SLS_LOCALSTACK_STAGE"] = stage
@@ -108,7 +110,7 @@ def framework_env(stage: str) -> dict[str, str]:
 
 def run_framework(command: str, stage: str, service_dir: Path) -> int:
     """Run the Framework with its output on our stdout/stderr; returns its exit code."""
-    cmd = ["node", str(CLI), command, "--stage", stage, "--region", st.region()]
+    cmd = ["node", str(CLI), command, "--stage", stage, "--region", endpoint.region()]
     return subprocess.run(cmd, cwd=service_dir, env=framework_env(stage)).returncode
 
 
@@ -161,7 +163,7 @@ def collect_outputs(stage: str) -> dict[str, str]:
     resources = cfn.describe_stack_resources(StackName=name)["StackResources"]
     by_id = {r["LogicalResourceId"]: r for r in resources}
     api_id = by_id["ApiGatewayRestApi"]["PhysicalResourceId"]
-    aws_form = f"https://{api_id}.execute-api.{st.region()}.amazonaws.com/{stage}"
+    aws_form = f"https://{api_id}.execute-api.{endpoint.region()}.amazonaws.com/{stage}"
     outputs: dict[str, str] = {
         "ApiUrl": st.api_url_for_endpoint(aws_form).rstrip("/"),
         "RestApiId": api_id,
@@ -196,7 +198,7 @@ def deploy(stage: str = DEFAULT_STAGE, service_dir: Path = ROOT) -> dict[str, An
             f"stack {stack_name(stage)} keeps the deployment it had"
         )
     outputs = collect_outputs(stage)
-    data = {"_endpoint": st.endpoint_url(), **outputs}
+    data = {"_endpoint": endpoint.endpoint_url(), **outputs}
     outputs_file(stage).write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
     return {**outputs, "_seconds": f"{time.monotonic() - t0:.1f}"}
 
@@ -231,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--stage", default=DEFAULT_STAGE)
     ap.add_argument("--service-dir", type=Path, default=ROOT, help="where serverless.yml is")
     args = ap.parse_args(argv)
-    if problem := st.check_endpoint():
+    if problem := endpoint.check_endpoint():
         log(f"{args.command} failed: {problem}")
         return 1
     try:

@@ -6,6 +6,7 @@ import uuid
 
 import pytest
 
+import endpoint
 import stack as st
 
 from .conftest import SlsStack
@@ -16,7 +17,7 @@ pytestmark = pytest.mark.integration
 def test_api_url_is_the_dns_free_localstack_form(sls_stack: SlsStack) -> None:
     api_id = sls_stack.outputs["RestApiId"]
     assert sls_stack.api == (
-        f"{st.endpoint_url()}/restapis/{api_id}/{sls_stack.stage}/_user_request_"
+        f"{endpoint.endpoint_url()}/restapis/{api_id}/{sls_stack.stage}/_user_request_"
     )
 
 
