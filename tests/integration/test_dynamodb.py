@@ -26,27 +26,38 @@ def ddb(aws_client: Callable[..., Any]) -> Any:
     return aws_client("dynamodb")
 
 
+def delete_quietly(ddb: Any, name: str) -> None:
+    """Delete a table that a test may already have deleted."""
+    try:
+        ddb.delete_table(TableName=name)
+    except ClientError as e:
+        if e.response["Error"]["Code"] != "ResourceNotFoundException":
+            raise
+
+
 @pytest.fixture
-def make_table(ddb: Any) -> Iterator[Callable[..., str]]:
+def table_names(ddb: Any) -> Iterator[list[str]]:
+    """Names of the tables a test creates itself; each is deleted after the test."""
+    names: list[str] = []
+    yield names
+    for name in names:
+        delete_quietly(ddb, name)
+
+
+@pytest.fixture
+def make_table(ddb: Any, table_names: list[str]) -> Callable[..., str]:
     """``make_table(**create_table_kwargs)`` -> name of a new table, deleted after the test."""
-    created: list[str] = []
 
     def factory(**kwargs: Any) -> str:
         name = kwargs.pop("TableName", None) or unique("test-ddb")
         kwargs.setdefault("BillingMode", "PAY_PER_REQUEST")
         ddb.create_table(TableName=name, **kwargs)
-        created.append(name)
+        table_names.append(name)
         ddb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 0.2,
                                                                           "MaxAttempts": 50})
         return name
 
-    yield factory
-    for name in created:
-        try:
-            ddb.delete_table(TableName=name)
-        except ClientError as e:
-            if e.response["Error"]["Code"] != "ResourceNotFoundException":
-                raise
+    return factory
 
 
 @pytest.fixture
