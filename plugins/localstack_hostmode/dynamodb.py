@@ -26,13 +26,19 @@ from datetime import UTC, datetime
 from localstack.aws.api import CommonServiceException, RequestContext
 from localstack.aws.api.dynamodb import (
     BatchExecuteStatementOutput,
+    BatchWriteItemInput,
+    BatchWriteItemOutput,
     CreateTableInput,
     CreateTableOutput,
+    DeleteItemInput,
+    DeleteItemOutput,
     DescribeTableOutput,
     ExecuteStatementInput,
     ExecuteStatementOutput,
     ExecuteTransactionInput,
     ExecuteTransactionOutput,
+    GetItemInput,
+    GetItemOutput,
     IdempotentParameterMismatchException,
     PartiQLBatchRequest,
     ReturnConsumedCapacity,
@@ -40,6 +46,8 @@ from localstack.aws.api.dynamodb import (
     TransactionCanceledException,
     TransactWriteItemsInput,
     TransactWriteItemsOutput,
+    UpdateItemInput,
+    UpdateItemOutput,
     UpdateTableInput,
     UpdateTableOutput,
 )
@@ -58,76 +66,11 @@ from localstack.services.plugins import Service, aws_provider
 
 from localstack_hostmode.dynamodb_partiql import PartiQLError
 from localstack_hostmode.dynamodb_partiql_run import Runner
-from localstack_hostmode.dynamodb_server import MotoDynamodbServer
+from localstack_hostmode.dynamodb_server import MotoDynamodbServer, ReadWriteLock
 from localstack_hostmode.dynamodb_shapes import shape_response
+from localstack_hostmode.dynamodb_validation import check_batch_write, check_key
 
 LOG = logging.getLogger(__name__)
-
-# moto is not safe under concurrent writes: TransactWriteItems deep-copies each table it touches
-# and, when cancelled, puts that copy back, wiping what other requests wrote meanwhile
-# (acknowledged PutItems vanished, concurrent decrements were lost, and copying a table while it
-# was written answered 500, as did a Scan of a table that grew under it). Its items are also
-# applied one by one, so a concurrent read could see a write of a transaction that was then
-# cancelled. So whatever reaches moto takes a readers-writer lock: the read-only operations below
-# share it, every other one (item writes, PartiQL, table and backup operations, and operations
-# this list does not know) has moto to itself.
-_READ_OPERATIONS = frozenset({
-    "GetItem", "BatchGetItem", "Query", "Scan", "TransactGetItems",
-    "DescribeTable", "ListTables", "DescribeTimeToLive", "ListTagsOfResource",
-    "DescribeContinuousBackups", "DescribeContributorInsights", "ListContributorInsights",
-    "DescribeKinesisStreamingDestination", "DescribeGlobalTable", "DescribeGlobalTableSettings",
-    "ListGlobalTables", "DescribeTableReplicaAutoScaling", "DescribeLimits", "DescribeEndpoints",
-    "DescribeBackup", "ListBackups", "DescribeExport", "ListExports", "DescribeImport",
-    "ListImports", "GetResourcePolicy",
-})
-
-
-class _ReadWriteLock:
-    """Many readers or one writer. Waiting writers go first, so reads cannot starve a write.
-
-    Not re-entrant: it is only held around the HTTP call to moto, which never calls back.
-    """
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition(threading.Lock())
-        self._readers = 0
-        self._writer = False
-        self._writers_waiting = 0
-
-    @contextlib.contextmanager
-    def reading(self) -> Iterator[None]:
-        with self._cond:
-            while self._writer or self._writers_waiting:
-                self._cond.wait()
-            self._readers += 1
-        try:
-            yield
-        finally:
-            with self._cond:
-                self._readers -= 1
-                if not self._readers:
-                    self._cond.notify_all()
-
-    @contextlib.contextmanager
-    def writing(self) -> Iterator[None]:
-        with self._cond:
-            self._writers_waiting += 1
-            try:
-                while self._writer or self._readers:
-                    self._cond.wait()
-            finally:
-                self._writers_waiting -= 1
-            self._writer = True
-        try:
-            yield
-        finally:
-            with self._cond:
-                self._writer = False
-                self._cond.notify_all()
-
-    def hold(self, operation: str) -> contextlib.AbstractContextManager[None]:
-        return self.reading() if operation in _READ_OPERATIONS else self.writing()
-
 
 # AWS keeps a transaction's ClientRequestToken for 10 minutes
 _TOKEN_TTL_S = 600.0
@@ -137,22 +80,26 @@ _STREAM_ACTIVE_TIMEOUT_S = 10.0
 class MotoDynamoDBProvider(DynamoDBProvider):
     """LocalStack's DynamoDB provider (streams, TTL, ARNs) on a moto backend.
 
-    Besides swapping the backend (whose requests it serialises, see ``_READ_OPERATIONS``) it
-    closes three gaps seen against AWS:
+    Besides swapping the backend (whose requests it serialises, see
+    dynamodb_server.ReadWriteLock) it closes these gaps seen against AWS:
     - a table with a stream accepts writes as soon as CreateTable returns (LocalStack backs
       the stream with a Kinesis stream that is created asynchronously; records written before
       it is ACTIVE were lost), so CreateTable/UpdateTable wait for that stream;
     - DescribeTable returns IndexArn for secondary indexes (moto omits it);
     - TransactWriteItems honours ClientRequestToken (moto ignores it): a retried transaction
       with the same token and request is not applied twice, a different request with the same
-      token is an IdempotentParameterMismatchException.
+      token is an IdempotentParameterMismatchException;
+    - UpdateTable keeps a new TableClass;
+    - PartiQL runs on the item operations (dynamodb_partiql*.py), not on moto's engine;
+    - keys of the wrong type and invalid batches are refused (dynamodb_validation.py).
+    Every answer is then shaped like AWS's (``_shaped``, dynamodb_shapes.py).
     """
 
     def __init__(self) -> None:
         super().__init__()
         self._tx_tokens: dict[tuple[str, str, str], tuple[float, str, dict]] = {}
         self._tx_lock = threading.Lock()
-        self.backend_lock = _ReadWriteLock()
+        self.backend_lock = ReadWriteLock()
 
     @staticmethod
     def _new_dynamodb_server() -> DynamodbServer:
@@ -186,6 +133,9 @@ class MotoDynamoDBProvider(DynamoDBProvider):
         self, context: RequestContext, create_table_input: CreateTableInput
     ) -> CreateTableOutput:
         result = super().create_table(context, create_table_input)
+        # a table of that name deleted a moment ago may still be in the schema cache
+        SchemaExtractor.invalidate_table_schema(create_table_input["TableName"],
+                                                context.account_id, context.region)
         if (create_table_input.get("StreamSpecification") or {}).get("StreamEnabled"):
             self._wait_for_stream(context, create_table_input["TableName"])
         return result
@@ -214,6 +164,46 @@ class MotoDynamoDBProvider(DynamoDBProvider):
                 if arn and index.get("IndexName") and not index.get("IndexArn"):
                     index["IndexArn"] = f"{arn}/index/{index['IndexName']}"
         return result
+
+    # -- validation that moto skips ---------------------------------------------------------
+
+    @staticmethod
+    def _table(context: RequestContext, table_name: str) -> dict | None:
+        try:
+            schema = SchemaExtractor.get_table_schema(table_name.split(":table/")[-1],
+                                                      context.account_id, context.region)
+        except Exception:  # no such table: the backend answers ResourceNotFoundException
+            return None
+        return (schema or {}).get("Table")
+
+    def _check_key(self, context: RequestContext, request: dict) -> None:
+        if problem := check_key(request.get("Key"), self._table(context, request["TableName"])):
+            raise ValidationException(problem)
+
+    def get_item(self, context: RequestContext, get_item_input: GetItemInput) -> GetItemOutput:
+        self._check_key(context, get_item_input)
+        return super().get_item(context, get_item_input)
+
+    def delete_item(
+        self, context: RequestContext, delete_item_input: DeleteItemInput
+    ) -> DeleteItemOutput:
+        self._check_key(context, delete_item_input)
+        return super().delete_item(context, delete_item_input)
+
+    def update_item(
+        self, context: RequestContext, update_item_input: UpdateItemInput
+    ) -> UpdateItemOutput:
+        self._check_key(context, update_item_input)
+        return super().update_item(context, update_item_input)
+
+    def batch_write_item(
+        self, context: RequestContext, batch_write_item_input: BatchWriteItemInput
+    ) -> BatchWriteItemOutput:
+        problem = check_batch_write(batch_write_item_input["RequestItems"],
+                                    lambda name: self._table(context, name))
+        if problem:
+            raise ValidationException(problem)
+        return super().batch_write_item(context, batch_write_item_input)
 
     # -- transactions ------------------------------------------------------------------------
 

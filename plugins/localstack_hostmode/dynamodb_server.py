@@ -9,6 +9,7 @@ terminated by the provider's shutdown hooks. Its pid and port are in the run dir
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import logging
@@ -18,6 +19,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 
 from localstack.runtime import events
 from localstack.services.dynamodb.server import DynamodbServer
@@ -160,3 +162,69 @@ class MotoDynamodbServer(DynamodbServer):
 
 _SERVER: MotoDynamodbServer | None = None
 _SERVER_LOCK = threading.Lock()
+
+
+# moto is not safe under concurrent writes: TransactWriteItems deep-copies each table it touches
+# and, when cancelled, puts that copy back, wiping what other requests wrote meanwhile
+# (acknowledged PutItems vanished, concurrent decrements were lost, and copying a table while it
+# was written answered 500, as did a Scan of a table that grew under it). Its items are also
+# applied one by one, so a concurrent read could see a write of a transaction that was then
+# cancelled. So whatever reaches moto takes a readers-writer lock: the read-only operations below
+# share it, every other one (item writes, PartiQL, table and backup operations, and operations
+# this list does not know) has moto to itself.
+_READ_OPERATIONS = frozenset({
+    "GetItem", "BatchGetItem", "Query", "Scan", "TransactGetItems",
+    "DescribeTable", "ListTables", "DescribeTimeToLive", "ListTagsOfResource",
+    "DescribeContinuousBackups", "DescribeContributorInsights", "ListContributorInsights",
+    "DescribeKinesisStreamingDestination", "DescribeGlobalTable", "DescribeGlobalTableSettings",
+    "ListGlobalTables", "DescribeTableReplicaAutoScaling", "DescribeLimits", "DescribeEndpoints",
+    "DescribeBackup", "ListBackups", "DescribeExport", "ListExports", "DescribeImport",
+    "ListImports", "GetResourcePolicy",
+})
+
+
+class ReadWriteLock:
+    """Many readers or one writer. Waiting writers go first, so reads cannot starve a write.
+
+    Not re-entrant: it is only held around the HTTP call to moto, which never calls back.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._readers = 0
+        self._writer = False
+        self._writers_waiting = 0
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[None]:
+        with self._cond:
+            while self._writer or self._writers_waiting:
+                self._cond.wait()
+            self._readers += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._readers -= 1
+                if not self._readers:
+                    self._cond.notify_all()
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[None]:
+        with self._cond:
+            self._writers_waiting += 1
+            try:
+                while self._writer or self._readers:
+                    self._cond.wait()
+            finally:
+                self._writers_waiting -= 1
+            self._writer = True
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._writer = False
+                self._cond.notify_all()
+
+    def hold(self, operation: str) -> contextlib.AbstractContextManager[None]:
+        return self.reading() if operation in _READ_OPERATIONS else self.writing()
