@@ -16,6 +16,7 @@ Pure functions: no LocalStack imports.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -216,18 +217,18 @@ class Parser:
     # -- conditions -----------------------------------------------------------------------
 
     def disjunction(self) -> tuple:
-        terms = [self.conjunction()]
-        while self.at("OR"):
-            self.take("OR")
-            terms.append(self.conjunction())
-        return terms[0] if len(terms) == 1 else ("or", terms)
+        return self.joined("OR", self.conjunction)
 
     def conjunction(self) -> tuple:
-        terms = [self.predicate()]
-        while self.at("AND"):
-            self.take("AND")
-            terms.append(self.predicate())
-        return terms[0] if len(terms) == 1 else ("and", terms)
+        return self.joined("AND", self.predicate)
+
+    def joined(self, word: str, term: Callable[[], tuple]) -> tuple:
+        """``term (word term)*``: one term alone, or (word in lower case, [terms])."""
+        terms = [term()]
+        while self.at(word):
+            self.take(word)
+            terms.append(term())
+        return terms[0] if len(terms) == 1 else (word.lower(), terms)
 
     def predicate(self) -> tuple:
         if self.at("NOT"):

@@ -195,8 +195,8 @@ class Runner:
 
     def run(self, text: str, parameters: list | None = None, **options: Any) -> dict:
         statement = parse(text, parameters)
-        run = {"SELECT": self.select, "INSERT": self.insert, "UPDATE": self.update,
-               "DELETE": self.delete}[statement.kind]
+        run = {"SELECT": self.select, "INSERT": self.insert, "UPDATE": self.change,
+               "DELETE": self.change}[statement.kind]
         return run(statement, **options)
 
     def select(self, statement: Statement, limit: int | None = None,
@@ -268,18 +268,12 @@ class Runner:
             raise
         return {"Items": []}
 
-    def update(self, statement: Statement, **_options: Any) -> dict:
-        _, request = self.write_request(statement)
+    def change(self, statement: Statement, **_options: Any) -> dict:
+        """UPDATE or DELETE; RETURNING is the item operation's ReturnValues."""
+        operation, request = self.write_request(statement)
         if statement.returning:
             request["ReturnValues"] = statement.returning
-        out = self.call("update_item", **request)
-        return {"Items": [out["Attributes"]] if out.get("Attributes") else []}
-
-    def delete(self, statement: Statement, **_options: Any) -> dict:
-        _, request = self.write_request(statement)
-        if statement.returning:
-            request["ReturnValues"] = statement.returning
-        out = self.call("delete_item", **request)
+        out = self.call(f"{operation.lower()}_item", **request)
         return {"Items": [out["Attributes"]] if out.get("Attributes") else []}
 
     # -- batches and transactions -----------------------------------------------------------
@@ -300,8 +294,7 @@ class Runner:
                 out = self.call("get_item", TableName=table, Key=key,
                                 ConsistentRead=bool(request.get("ConsistentRead")))
                 return {"TableName": table, **({"Item": out["Item"]} if "Item" in out else {})}
-            {"INSERT": self.insert, "UPDATE": self.update, "DELETE": self.delete}[
-                statement.kind](statement)
+            (self.insert if statement.kind == "INSERT" else self.change)(statement)
             return {"TableName": table}
         except PartiQLError as e:
             message = BATCH_SELECT_NEEDS_KEY if e.message == NEEDS_KEY and (

@@ -3,6 +3,8 @@
 A statement the backend cannot run gets DynamoDB's own error, never an HTTP 500.
 """
 
+# test_dynamodb.py's fixtures, imported below, are taken as arguments of the same name
+# ruff: noqa: F811
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -11,12 +13,9 @@ from typing import Any
 import pytest
 import test_dynamodb as base
 from botocore.exceptions import ClientError
+from test_dynamodb import ddb, make_table, table_names  # noqa: F401
 
 pytestmark = pytest.mark.integration
-
-ddb = base.ddb
-table_names = base.table_names
-make_table = base.make_table
 
 
 @pytest.fixture

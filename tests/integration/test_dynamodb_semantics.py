@@ -2,6 +2,8 @@
 item they failed on, transactions (tokens, cancellation reasons), batches and validation errors.
 """
 
+# test_dynamodb.py's fixtures, imported below, are taken as arguments of the same name
+# ruff: noqa: F811
 from __future__ import annotations
 
 import uuid
@@ -9,14 +11,10 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-import test_dynamodb as base
 from botocore.exceptions import ClientError
+from test_dynamodb import ddb, make_table, table_names  # noqa: F401
 
 pytestmark = pytest.mark.integration
-
-ddb = base.ddb
-table_names = base.table_names
-make_table = base.make_table
 
 
 @pytest.fixture

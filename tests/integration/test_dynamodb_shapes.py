@@ -4,6 +4,8 @@ The expected shapes are AWS's, as recorded in LocalStack's own snapshot tests (w
 same provider on DynamoDB Local); the backend here is moto (plugins/localstack_hostmode).
 """
 
+# test_dynamodb.py's fixtures, imported below, are taken as arguments of the same name
+# ruff: noqa: F811
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -11,12 +13,9 @@ from typing import Any
 
 import pytest
 import test_dynamodb as base
+from test_dynamodb import ddb, make_table, table_names  # noqa: F401
 
 pytestmark = pytest.mark.integration
-
-ddb = base.ddb
-table_names = base.table_names
-make_table = base.make_table
 
 HASH_ONLY = {"AttributeDefinitions": [{"AttributeName": "id", "AttributeType": "S"}],
              "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}]}
