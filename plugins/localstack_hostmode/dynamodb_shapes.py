@@ -121,17 +121,10 @@ def _shape_read_capacity(request: dict, response: dict) -> None:
 
 
 def _table_names(request: dict, key: str) -> dict[str, int]:
-    """How many write requests a batch or transaction makes to each table."""
+    """How many requests a batch or transaction makes to each table."""
     counts: dict[str, int] = {}
-    if key == "RequestItems":
-        for table, writes in (request.get(key) or {}).items():
-            counts[table] = counts.get(table, 0) + len(writes)
-        return counts
-    for item in request.get(key) or []:
-        for inner in item.values():
-            if isinstance(inner, dict) and inner.get("TableName"):
-                table = inner["TableName"].split(":table/")[-1]
-                counts[table] = counts.get(table, 0) + 1
+    for _kind, table, _item in _requests(request, key):
+        counts[table] = counts.get(table, 0) + 1
     return counts
 
 
@@ -185,21 +178,24 @@ def _shape_item_metrics(request: dict, response: dict, lookup: TableLookup) -> N
         response["ItemCollectionMetrics"] = metric
 
 
-def _written_items(request: dict, key: str) -> list[tuple[str, dict]]:
-    """(table, item or key) of each write in a batch or a transaction."""
-    written: list[tuple[str, dict]] = []
+def _batch_requests(request_items: dict) -> list[tuple[str, str, dict]]:
+    return [(kind, table, inner.get("Item") or inner.get("Key") or {})
+            for table, writes in request_items.items()
+            for write in writes for kind, inner in write.items()]
+
+
+def _transaction_requests(transact_items: list) -> list[tuple[str, str, dict]]:
+    return [(kind, inner["TableName"].split(":table/")[-1],
+             inner.get("Item") or inner.get("Key") or {})
+            for item in transact_items for kind, inner in item.items()
+            if isinstance(inner, dict) and inner.get("TableName")]
+
+
+def _requests(request: dict, key: str) -> list[tuple[str, str, dict]]:
+    """(kind, table, item or key) of each request in a batch or a transaction."""
     if key == "RequestItems":
-        for table, writes in (request.get(key) or {}).items():
-            for write in writes:
-                for inner in write.values():
-                    written.append((table, inner.get("Item") or inner.get("Key") or {}))
-        return written
-    for item in request.get(key) or []:
-        for kind, inner in item.items():
-            if kind != "ConditionCheck" and isinstance(inner, dict) and "TableName" in inner:
-                table = inner["TableName"].split(":table/")[-1]
-                written.append((table, inner.get("Item") or inner.get("Key") or {}))
-    return written
+        return _batch_requests(request.get(key) or {})
+    return _transaction_requests(request.get(key) or [])
 
 
 def _shape_multi_item_metrics(request: dict, response: dict, lookup: TableLookup,
@@ -209,7 +205,9 @@ def _shape_multi_item_metrics(request: dict, response: dict, lookup: TableLookup
         return
     metrics: dict[str, list[dict]] = {}
     partition_keys: dict[str, str | None] = {}
-    for table, item in _written_items(request, key):
+    for kind, table, item in _requests(request, key):
+        if kind == "ConditionCheck":
+            continue
         if table not in partition_keys:
             partition_keys[table] = _partition_key(_describe(lookup, table))
         metric = partition_keys[table] and _collection_metric(partition_keys[table], item)
