@@ -148,3 +148,33 @@ def test_execute_transaction(ddb: Any, table: str) -> None:
         ])
     assert exc.value.response["Error"]["Code"] == "TransactionCanceledException"
     assert get(ddb, table, "t", "3") is None
+
+
+def test_partiql_writes_reach_the_stream(aws_client: Callable[..., Any],
+                                         make_table: Callable[..., str],
+                                         wait_until: Callable[..., Any]) -> None:
+    ddb, streams = aws_client("dynamodb"), aws_client("dynamodbstreams")
+    name = make_table(AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+                      KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+                      StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"})
+    stream_arn = ddb.describe_table(TableName=name)["Table"]["LatestStreamArn"]
+    # WHEN items are written by a batch of statements
+    ddb.batch_execute_statement(Statements=[
+        {"Statement": f"INSERT INTO \"{name}\" VALUE {{'id': ?}}", "Parameters": [s(i)]}
+        for i in ("a", "b")])
+    ddb.execute_statement(Statement=f"UPDATE \"{name}\" SET v = 1 WHERE id = 'a'")
+    # THEN each change is a stream record, as for the item operations
+    shard_id = streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"][0][
+        "ShardId"]
+    position = {"iterator": streams.get_shard_iterator(
+        StreamArn=stream_arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]}
+    events: list[str] = []
+
+    def three_events() -> bool:
+        page = streams.get_records(ShardIterator=position["iterator"])
+        events.extend(r["eventName"] for r in page["Records"])
+        position["iterator"] = page.get("NextShardIterator") or position["iterator"]
+        return len(events) >= 3
+
+    wait_until(three_events, timeout=15, message="3 stream records")
+    assert events == ["INSERT", "INSERT", "MODIFY"]
