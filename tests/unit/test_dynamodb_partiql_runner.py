@@ -14,7 +14,8 @@ from localstack_hostmode.dynamodb_partiql_run import Runner
 
 
 @pytest.fixture
-def runner() -> Iterator[Runner]:
+def runner(monkeypatch: pytest.MonkeyPatch) -> Iterator[Runner]:
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)  # moto intercepts AWS endpoints only
     with mock_aws():
         client = boto3.client("dynamodb", region_name="us-east-1")
         client.create_table(
