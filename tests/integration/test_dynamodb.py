@@ -324,6 +324,25 @@ def test_time_to_live_settings(ddb: Any, make_table: Callable[..., str]) -> None
 # ----------------------------------------------------------------------------- streams
 
 
+def stream_records(streams: Any, stream_arn: str, count: int,
+                   wait_until: Callable[..., Any]) -> list[dict]:
+    """The first ``count`` records of the stream's first shard, polled against a deadline."""
+    shard = streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"][0]
+    iterator = streams.get_shard_iterator(StreamArn=stream_arn, ShardId=shard["ShardId"],
+                                          ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    records: list[dict] = []
+
+    def enough() -> bool:
+        nonlocal iterator
+        out = streams.get_records(ShardIterator=iterator)
+        records.extend(out["Records"])
+        iterator = out.get("NextShardIterator") or iterator
+        return len(records) >= count
+
+    wait_until(enough, timeout=15, message=f"{count} stream records")
+    return records
+
+
 def test_stream_records_new_and_old_images(aws_client: Callable[..., Any],
                                            make_table: Callable[..., str],
                                            wait_until: Callable[..., Any]) -> None:
@@ -344,19 +363,7 @@ def test_stream_records_new_and_old_images(aws_client: Callable[..., Any],
                     ExpressionAttributeValues={":two": {"N": "2"}})
     ddb.delete_item(TableName=name, Key=key)
     # THEN the stream carries the three changes in order, with both images
-    shard = streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"][0]
-    iterator = streams.get_shard_iterator(StreamArn=stream_arn, ShardId=shard["ShardId"],
-                                          ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
-    records: list[dict] = []
-
-    def three_records() -> bool:
-        nonlocal iterator
-        out = streams.get_records(ShardIterator=iterator)
-        records.extend(out["Records"])
-        iterator = out.get("NextShardIterator") or iterator
-        return len(records) >= 3
-
-    wait_until(three_records, timeout=15, message="3 stream records")
+    records = stream_records(streams, stream_arn, 3, wait_until)
     assert [r["eventName"] for r in records] == ["INSERT", "MODIFY", "REMOVE"]
     insert, modify, remove = (r["dynamodb"] for r in records)
     assert insert["NewImage"] == {**key, "v": {"N": "1"}} and "OldImage" not in insert

@@ -164,17 +164,5 @@ def test_partiql_writes_reach_the_stream(aws_client: Callable[..., Any],
         for i in ("a", "b")])
     ddb.execute_statement(Statement=f"UPDATE \"{name}\" SET v = 1 WHERE id = 'a'")
     # THEN each change is a stream record, as for the item operations
-    shard_id = streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"][0][
-        "ShardId"]
-    position = {"iterator": streams.get_shard_iterator(
-        StreamArn=stream_arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]}
-    events: list[str] = []
-
-    def three_events() -> bool:
-        page = streams.get_records(ShardIterator=position["iterator"])
-        events.extend(r["eventName"] for r in page["Records"])
-        position["iterator"] = page.get("NextShardIterator") or position["iterator"]
-        return len(events) >= 3
-
-    wait_until(three_events, timeout=15, message="3 stream records")
-    assert events == ["INSERT", "INSERT", "MODIFY"]
+    records = base.stream_records(streams, stream_arn, 3, wait_until)
+    assert [r["eventName"] for r in records] == ["INSERT", "INSERT", "MODIFY"]
