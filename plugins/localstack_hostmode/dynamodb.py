@@ -2,15 +2,12 @@
 
 LocalStack's provider forwards every DynamoDB request over HTTP to a DynamoDB Local (Java)
 server and does streams, TTL bookkeeping and ARN rewriting itself. This module keeps that
-provider and swaps only the backend for ``python -m moto.server`` from the same virtualenv.
+provider and swaps only the backend for ``python -m moto.server`` from the same virtualenv
+(the process: dynamodb_server.py), and shapes the backend's answers like AWS's
+(dynamodb_shapes.py).
 
 Selected with ``PROVIDER_OVERRIDE_DYNAMODB=moto`` (entry point ``dynamodb:moto`` in the
 ``localstack.aws.provider`` namespace, see plugins/pyproject.toml).
-
-Lifetime: the moto process is spawned by a long-lived thread (PR_SET_PDEATHSIG fires when the
-spawning *thread* exits), in LocalStack's own process group (so ``hostmode.py down`` reaches it
-with one killpg), with PR_SET_PDEATHSIG so it also dies if LocalStack is SIGKILLed, and it is
-terminated by the provider's shutdown hooks.
 
 Limits: moto keeps tables in memory only (PERSISTENCE does not cover DynamoDB here), and all
 LocalStack accounts share moto's single account (regions stay separate).
@@ -19,239 +16,61 @@ LocalStack accounts share moto's single account (regions stay separate).
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import json
 import logging
-import os
-import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
-from localstack.aws.api import RequestContext
+from localstack.aws.api import CommonServiceException, RequestContext
 from localstack.aws.api.dynamodb import (
+    BatchExecuteStatementOutput,
+    BatchWriteItemInput,
+    BatchWriteItemOutput,
     CreateTableInput,
     CreateTableOutput,
+    DeleteItemInput,
+    DeleteItemOutput,
     DescribeTableOutput,
+    ExecuteStatementInput,
+    ExecuteStatementOutput,
+    ExecuteTransactionInput,
+    ExecuteTransactionOutput,
+    GetItemInput,
+    GetItemOutput,
     IdempotentParameterMismatchException,
+    PartiQLBatchRequest,
+    ReturnConsumedCapacity,
     TableName,
+    TransactionCanceledException,
     TransactWriteItemsInput,
     TransactWriteItemsOutput,
+    UpdateItemInput,
+    UpdateItemOutput,
     UpdateTableInput,
     UpdateTableOutput,
 )
+from localstack.aws.connect import connect_to
 from localstack.aws.forwarder import ForwardingFallbackDispatcher, get_request_forwarder_http
-from localstack.runtime import events
-from localstack.services.dynamodb.provider import DynamoDBProvider
+from localstack.constants import INTERNAL_AWS_SECRET_ACCESS_KEY
+from localstack.services.dynamodb.provider import (
+    DynamoDBProvider,
+    ValidationException,
+    get_store,
+)
 from localstack.services.dynamodb.server import DynamodbServer
+from localstack.services.dynamodb.utils import SchemaExtractor
 from localstack.services.dynamodbstreams import dynamodbstreams_api
 from localstack.services.plugins import Service, aws_provider
-from localstack.utils.net import get_free_tcp_port
-from localstack.utils.threads import TMP_THREADS, FuncThread
+
+from localstack_hostmode.dynamodb_partiql import PartiQLError
+from localstack_hostmode.dynamodb_partiql_run import Runner
+from localstack_hostmode.dynamodb_server import MotoDynamodbServer, ReadWriteLock
+from localstack_hostmode.dynamodb_shapes import shape_response
+from localstack_hostmode.dynamodb_validation import check_batch_write, check_key
 
 LOG = logging.getLogger(__name__)
-
-_PR_SET_PDEATHSIG = 1
-# moto's server answers in well under a second here; a crash loop must not spin.
-_MAX_RESTARTS = 5
-_START_TIMEOUT_S = 30.0
-
-
-def _die_with_parent() -> None:  # runs in the child between fork and exec
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-    except Exception:  # not Linux: the process group and shutdown hooks still apply
-        pass
-
-
-class MotoDynamodbServer(DynamodbServer):
-    """A ``DynamodbServer`` whose backend is ``moto.server`` instead of DynamoDB Local."""
-
-    def __init__(self, port: int | None = None, host: str = "127.0.0.1") -> None:
-        super().__init__(port=port or get_free_tcp_port(), host=host)
-        # moto is in-memory; no DynamoDB Local db path
-        self.db_path = None
-        self._process: subprocess.Popen | None = None
-        self._process_ready = threading.Event()
-        self._stopping = threading.Event()
-
-    @staticmethod
-    def get() -> MotoDynamodbServer:
-        global _SERVER
-        with _SERVER_LOCK:
-            if _SERVER is None:
-                _SERVER = MotoDynamodbServer()
-            return _SERVER
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    def _command(self) -> list[str]:
-        return [sys.executable, "-m", "moto.server", "-H", self.host, "-p", str(self.port)]
-
-    def _env(self) -> dict[str, str]:
-        env = dict(os.environ)
-        env.update(
-            {
-                # what LocalStack's DEFAULT_AWS_ACCOUNT_ID is; unknown access keys map to it
-                "MOTO_ACCOUNT_ID": "000000000000",
-                "PYTHONUNBUFFERED": "1",
-            }
-        )
-        # our gateway's own settings mean nothing to moto's flask app
-        for key in ("GATEWAY_LISTEN", "GATEWAY_SERVER"):
-            env.pop(key, None)
-        return env
-
-    def _write_state(self) -> None:
-        run_dir = os.environ.get("HOSTMODE_RUN_DIR")
-        if not run_dir or self._process is None:
-            return
-        try:
-            with open(os.path.join(run_dir, "dynamodb-backend.json"), "w") as f:
-                json.dump({"pid": self._process.pid, "port": self.port, "url": self.url}, f)
-        except OSError as e:
-            LOG.debug("could not record the DynamoDB backend: %s", e)
-
-    def _run(self, *_args) -> None:
-        restarts = 0
-        while not self._stopping.is_set():
-            LOG.debug("Starting DynamoDB backend (moto): %s", self._command())
-            log_file = None
-            log_path = None
-            run_dir = os.environ.get("HOSTMODE_RUN_DIR")
-            if run_dir:
-                log_path = os.path.join(run_dir, "dynamodb-backend.log")
-                log_file = open(log_path, "ab")
-            self._process = subprocess.Popen(
-                self._command(),
-                env=self._env(),
-                stdin=subprocess.DEVNULL,
-                stdout=log_file or subprocess.DEVNULL,
-                stderr=subprocess.STDOUT,
-                preexec_fn=_die_with_parent,
-                close_fds=True,
-            )
-            if log_file:
-                log_file.close()
-            self._write_state()
-            self._process_ready.set()
-            code = self._process.wait()
-            if self._stopping.is_set() or events.infra_stopping.is_set():
-                break  # LocalStack is shutting down: a signal to its group is no crash
-            restarts += 1
-            LOG.warning("DynamoDB backend (moto) exited with %s (restart %s)", code, restarts)
-            if restarts > _MAX_RESTARTS:
-                LOG.error("DynamoDB backend keeps failing; see %s", log_path or "the log")
-                break
-            time.sleep(min(0.2 * restarts, 2.0))
-
-    def do_start_thread(self) -> FuncThread:
-        self._stopping.clear()
-        self._process_ready.clear()
-        thread = FuncThread(self._run, name="dynamodb-moto", on_stop=lambda _t: self._terminate())
-        TMP_THREADS.append(thread)
-        thread.start()
-        self._process_ready.wait(_START_TIMEOUT_S)
-        # DynamodbServer.stop_dynamodb reads ``self._thread.process.pid`` as a last resort
-        thread.process = self._process
-        return thread
-
-    def _terminate(self) -> None:
-        self._stopping.set()
-        proc = self._process
-        if proc is None or proc.poll() is not None:
-            return
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-
-    def do_shutdown(self) -> None:
-        self._terminate()
-
-    def health(self):
-        proc = self._process
-        if proc is None or proc.poll() is not None:
-            return False
-        return super().health()
-
-
-_SERVER: MotoDynamodbServer | None = None
-_SERVER_LOCK = threading.Lock()
-
-
-# moto is not safe under concurrent writes: TransactWriteItems deep-copies each table it touches
-# and, when cancelled, puts that copy back, wiping what other requests wrote meanwhile
-# (acknowledged PutItems vanished, concurrent decrements were lost, and copying a table while it
-# was written answered 500, as did a Scan of a table that grew under it). Its items are also
-# applied one by one, so a concurrent read could see a write of a transaction that was then
-# cancelled. So whatever reaches moto takes a readers-writer lock: the read-only operations below
-# share it, every other one (item writes, PartiQL, table and backup operations, and operations
-# this list does not know) has moto to itself.
-_READ_OPERATIONS = frozenset({
-    "GetItem", "BatchGetItem", "Query", "Scan", "TransactGetItems",
-    "DescribeTable", "ListTables", "DescribeTimeToLive", "ListTagsOfResource",
-    "DescribeContinuousBackups", "DescribeContributorInsights", "ListContributorInsights",
-    "DescribeKinesisStreamingDestination", "DescribeGlobalTable", "DescribeGlobalTableSettings",
-    "ListGlobalTables", "DescribeTableReplicaAutoScaling", "DescribeLimits", "DescribeEndpoints",
-    "DescribeBackup", "ListBackups", "DescribeExport", "ListExports", "DescribeImport",
-    "ListImports", "GetResourcePolicy",
-})
-
-
-class _ReadWriteLock:
-    """Many readers or one writer. Waiting writers go first, so reads cannot starve a write.
-
-    Not re-entrant: it is only held around the HTTP call to moto, which never calls back.
-    """
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition(threading.Lock())
-        self._readers = 0
-        self._writer = False
-        self._writers_waiting = 0
-
-    @contextlib.contextmanager
-    def reading(self) -> Iterator[None]:
-        with self._cond:
-            while self._writer or self._writers_waiting:
-                self._cond.wait()
-            self._readers += 1
-        try:
-            yield
-        finally:
-            with self._cond:
-                self._readers -= 1
-                if not self._readers:
-                    self._cond.notify_all()
-
-    @contextlib.contextmanager
-    def writing(self) -> Iterator[None]:
-        with self._cond:
-            self._writers_waiting += 1
-            try:
-                while self._writer or self._readers:
-                    self._cond.wait()
-            finally:
-                self._writers_waiting -= 1
-            self._writer = True
-        try:
-            yield
-        finally:
-            with self._cond:
-                self._writer = False
-                self._cond.notify_all()
-
-    def hold(self, operation: str) -> contextlib.AbstractContextManager[None]:
-        return self.reading() if operation in _READ_OPERATIONS else self.writing()
-
 
 # AWS keeps a transaction's ClientRequestToken for 10 minutes
 _TOKEN_TTL_S = 600.0
@@ -261,22 +80,26 @@ _STREAM_ACTIVE_TIMEOUT_S = 10.0
 class MotoDynamoDBProvider(DynamoDBProvider):
     """LocalStack's DynamoDB provider (streams, TTL, ARNs) on a moto backend.
 
-    Besides swapping the backend (whose requests it serialises, see ``_READ_OPERATIONS``) it
-    closes three gaps seen against AWS:
+    Besides swapping the backend (whose requests it serialises, see
+    dynamodb_server.ReadWriteLock) it closes these gaps seen against AWS:
     - a table with a stream accepts writes as soon as CreateTable returns (LocalStack backs
       the stream with a Kinesis stream that is created asynchronously; records written before
       it is ACTIVE were lost), so CreateTable/UpdateTable wait for that stream;
     - DescribeTable returns IndexArn for secondary indexes (moto omits it);
     - TransactWriteItems honours ClientRequestToken (moto ignores it): a retried transaction
       with the same token and request is not applied twice, a different request with the same
-      token is an IdempotentParameterMismatchException.
+      token is an IdempotentParameterMismatchException;
+    - UpdateTable keeps a new TableClass;
+    - PartiQL runs on the item operations (dynamodb_partiql*.py), not on moto's engine;
+    - keys of the wrong type and invalid batches are refused (dynamodb_validation.py).
+    Every answer is then shaped like AWS's (``_shaped``, dynamodb_shapes.py).
     """
 
     def __init__(self) -> None:
         super().__init__()
         self._tx_tokens: dict[tuple[str, str, str], tuple[float, str, dict]] = {}
         self._tx_lock = threading.Lock()
-        self.backend_lock = _ReadWriteLock()
+        self.backend_lock = ReadWriteLock()
 
     @staticmethod
     def _new_dynamodb_server() -> DynamodbServer:
@@ -310,6 +133,9 @@ class MotoDynamoDBProvider(DynamoDBProvider):
         self, context: RequestContext, create_table_input: CreateTableInput
     ) -> CreateTableOutput:
         result = super().create_table(context, create_table_input)
+        # a table of that name deleted a moment ago may still be in the schema cache
+        SchemaExtractor.invalidate_table_schema(create_table_input["TableName"],
+                                                context.account_id, context.region)
         if (create_table_input.get("StreamSpecification") or {}).get("StreamEnabled"):
             self._wait_for_stream(context, create_table_input["TableName"])
         return result
@@ -320,6 +146,9 @@ class MotoDynamoDBProvider(DynamoDBProvider):
         result = super().update_table(context, update_table_input)
         if (update_table_input.get("StreamSpecification") or {}).get("StreamEnabled"):
             self._wait_for_stream(context, update_table_input["TableName"])
+        if table_class := update_table_input.get("TableClass"):
+            self._keep_table_class(context, update_table_input["TableName"], table_class,
+                                   result["TableDescription"])
         return result
 
     # -- describe ----------------------------------------------------------------------------
@@ -335,6 +164,46 @@ class MotoDynamoDBProvider(DynamoDBProvider):
                 if arn and index.get("IndexName") and not index.get("IndexArn"):
                     index["IndexArn"] = f"{arn}/index/{index['IndexName']}"
         return result
+
+    # -- validation that moto skips ---------------------------------------------------------
+
+    @staticmethod
+    def _table(context: RequestContext, table_name: str) -> dict | None:
+        try:
+            schema = SchemaExtractor.get_table_schema(table_name.split(":table/")[-1],
+                                                      context.account_id, context.region)
+        except Exception:  # no such table: the backend answers ResourceNotFoundException
+            return None
+        return (schema or {}).get("Table")
+
+    def _check_key(self, context: RequestContext, request: dict) -> None:
+        if problem := check_key(request.get("Key"), self._table(context, request["TableName"])):
+            raise ValidationException(problem)
+
+    def get_item(self, context: RequestContext, get_item_input: GetItemInput) -> GetItemOutput:
+        self._check_key(context, get_item_input)
+        return super().get_item(context, get_item_input)
+
+    def delete_item(
+        self, context: RequestContext, delete_item_input: DeleteItemInput
+    ) -> DeleteItemOutput:
+        self._check_key(context, delete_item_input)
+        return super().delete_item(context, delete_item_input)
+
+    def update_item(
+        self, context: RequestContext, update_item_input: UpdateItemInput
+    ) -> UpdateItemOutput:
+        self._check_key(context, update_item_input)
+        return super().update_item(context, update_item_input)
+
+    def batch_write_item(
+        self, context: RequestContext, batch_write_item_input: BatchWriteItemInput
+    ) -> BatchWriteItemOutput:
+        problem = check_batch_write(batch_write_item_input["RequestItems"],
+                                    lambda name: self._table(context, name))
+        if problem:
+            raise ValidationException(problem)
+        return super().batch_write_item(context, batch_write_item_input)
 
     # -- transactions ------------------------------------------------------------------------
 
@@ -364,6 +233,58 @@ class MotoDynamoDBProvider(DynamoDBProvider):
             self._tx_tokens[key] = (now + _TOKEN_TTL_S, fingerprint, result)
         return result
 
+    # -- table class -------------------------------------------------------------------------
+
+    @staticmethod
+    def _keep_table_class(context: RequestContext, table_name: str, table_class: str,
+                          description: dict) -> None:
+        # LocalStack records an UpdateTable's TableClass only when DynamoDB Local refuses the
+        # update as "Nothing to update"; moto accepts it, so it was lost
+        store = get_store(context.account_id, context.region)
+        store.table_definitions.setdefault(table_name, {})["TableClass"] = table_class
+        description["TableClassSummary"] = {"TableClass": table_class,
+                                            "LastUpdateDateTime": datetime.now(UTC)}
+        SchemaExtractor.invalidate_table_schema(table_name, context.account_id, context.region)
+
+    # -- PartiQL -----------------------------------------------------------------------------
+
+    @staticmethod
+    def _partiql(context: RequestContext) -> Runner:
+        """Runs statements as item operations through the gateway (so streams see them)."""
+        client = connect_to(aws_access_key_id=context.account_id,
+                            aws_secret_access_key=INTERNAL_AWS_SECRET_ACCESS_KEY,
+                            region_name=context.region).dynamodb
+        return Runner(client)
+
+    def execute_statement(
+        self, context: RequestContext, execute_statement_input: ExecuteStatementInput
+    ) -> ExecuteStatementOutput:
+        request = execute_statement_input
+        if request.get("Parameters", None) == []:  # what the JS SDK sends; AWS refuses it
+            raise ValidationException(
+                "1 validation error detected: Value '[]' at 'parameters' failed to satisfy "
+                "constraint: Member must have length greater than or equal to 1")
+        with _partiql_errors():
+            return self._partiql(context).run(
+                request["Statement"], request.get("Parameters"), limit=request.get("Limit"),
+                next_token=request.get("NextToken"),
+                consistent_read=bool(request.get("ConsistentRead")))
+
+    def batch_execute_statement(
+        self, context: RequestContext, statements: PartiQLBatchRequest,
+        return_consumed_capacity: ReturnConsumedCapacity = None, **kwargs,
+    ) -> BatchExecuteStatementOutput:
+        with _partiql_errors():
+            return BatchExecuteStatementOutput(Responses=self._partiql(context).batch(statements))
+
+    def execute_transaction(
+        self, context: RequestContext, execute_transaction_input: ExecuteTransactionInput
+    ) -> ExecuteTransactionOutput:
+        request = execute_transaction_input
+        with _partiql_errors():
+            return self._partiql(context).transaction(request["TransactStatements"],
+                                                      request.get("ClientRequestToken"))
+
     def on_before_stop(self):
         try:
             super().on_before_stop()
@@ -371,17 +292,48 @@ class MotoDynamoDBProvider(DynamoDBProvider):
             self.server.stop_dynamodb()
 
 
+@contextlib.contextmanager
+def _partiql_errors() -> Iterator[None]:
+    """A statement's failure as DynamoDB's own error (moto's engine answered 500s)."""
+    try:
+        yield
+    except PartiQLError as e:
+        if e.code == "TransactionCanceledException":
+            reasons = e.reasons or []
+            codes = ", ".join(reason.get("Code", "None") for reason in reasons)
+            raise TransactionCanceledException(
+                "Transaction cancelled, please refer cancellation reasons for specific reasons "
+                f"[{codes}]", CancellationReasons=reasons) from e
+        raise CommonServiceException(e.code, e.message, status_code=400) from e
+
+
+def _shaped(operation: str, handler):
+    """``handler`` whose answer is shaped like AWS's (see dynamodb_shapes.py)."""
+
+    def call(context: RequestContext, service_request=None):
+        response = handler(context, service_request)
+
+        def lookup(table_name: str) -> dict | None:
+            return SchemaExtractor.get_table_schema(table_name, context.account_id,
+                                                    context.region)
+
+        return shape_response(operation, service_request or {}, response, lookup)
+
+    return call
+
+
 def _dispatch_table(provider: MotoDynamoDBProvider):
     """LocalStack's dispatch: provider methods, and moto directly for the operations the
     provider does not implement (CreateBackup, RestoreTableFromBackup, ImportTable, ...),
-    those under the same lock."""
+    those under the same lock; every answer shaped like AWS's."""
     forward = get_request_forwarder_http(provider.get_forward_url)
 
     def locked_forward(context: RequestContext, service_request=None):
         with provider.backend_lock.hold(context.operation.name):
             return forward(context, service_request)
 
-    return ForwardingFallbackDispatcher(provider, locked_forward)
+    table = ForwardingFallbackDispatcher(provider, locked_forward)
+    return {operation: _shaped(operation, handler) for operation, handler in table.items()}
 
 
 @aws_provider(api="dynamodb", name="moto")

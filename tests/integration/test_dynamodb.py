@@ -26,27 +26,38 @@ def ddb(aws_client: Callable[..., Any]) -> Any:
     return aws_client("dynamodb")
 
 
+def delete_quietly(ddb: Any, name: str) -> None:
+    """Delete a table that a test may already have deleted."""
+    try:
+        ddb.delete_table(TableName=name)
+    except ClientError as e:
+        if e.response["Error"]["Code"] != "ResourceNotFoundException":
+            raise
+
+
 @pytest.fixture
-def make_table(ddb: Any) -> Iterator[Callable[..., str]]:
+def table_names(ddb: Any) -> Iterator[list[str]]:
+    """Names of the tables a test creates itself; each is deleted after the test."""
+    names: list[str] = []
+    yield names
+    for name in names:
+        delete_quietly(ddb, name)
+
+
+@pytest.fixture
+def make_table(ddb: Any, table_names: list[str]) -> Callable[..., str]:
     """``make_table(**create_table_kwargs)`` -> name of a new table, deleted after the test."""
-    created: list[str] = []
 
     def factory(**kwargs: Any) -> str:
         name = kwargs.pop("TableName", None) or unique("test-ddb")
         kwargs.setdefault("BillingMode", "PAY_PER_REQUEST")
         ddb.create_table(TableName=name, **kwargs)
-        created.append(name)
+        table_names.append(name)
         ddb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 0.2,
                                                                           "MaxAttempts": 50})
         return name
 
-    yield factory
-    for name in created:
-        try:
-            ddb.delete_table(TableName=name)
-        except ClientError as e:
-            if e.response["Error"]["Code"] != "ResourceNotFoundException":
-                raise
+    return factory
 
 
 @pytest.fixture
@@ -313,6 +324,25 @@ def test_time_to_live_settings(ddb: Any, make_table: Callable[..., str]) -> None
 # ----------------------------------------------------------------------------- streams
 
 
+def stream_records(streams: Any, stream_arn: str, count: int,
+                   wait_until: Callable[..., Any]) -> list[dict]:
+    """The first ``count`` records of the stream's first shard, polled against a deadline."""
+    shard = streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"][0]
+    iterator = streams.get_shard_iterator(StreamArn=stream_arn, ShardId=shard["ShardId"],
+                                          ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    records: list[dict] = []
+
+    def enough() -> bool:
+        nonlocal iterator
+        out = streams.get_records(ShardIterator=iterator)
+        records.extend(out["Records"])
+        iterator = out.get("NextShardIterator") or iterator
+        return len(records) >= count
+
+    wait_until(enough, timeout=15, message=f"{count} stream records")
+    return records
+
+
 def test_stream_records_new_and_old_images(aws_client: Callable[..., Any],
                                            make_table: Callable[..., str],
                                            wait_until: Callable[..., Any]) -> None:
@@ -333,19 +363,7 @@ def test_stream_records_new_and_old_images(aws_client: Callable[..., Any],
                     ExpressionAttributeValues={":two": {"N": "2"}})
     ddb.delete_item(TableName=name, Key=key)
     # THEN the stream carries the three changes in order, with both images
-    shard = streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"][0]
-    iterator = streams.get_shard_iterator(StreamArn=stream_arn, ShardId=shard["ShardId"],
-                                          ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
-    records: list[dict] = []
-
-    def three_records() -> bool:
-        nonlocal iterator
-        out = streams.get_records(ShardIterator=iterator)
-        records.extend(out["Records"])
-        iterator = out.get("NextShardIterator") or iterator
-        return len(records) >= 3
-
-    wait_until(three_records, timeout=15, message="3 stream records")
+    records = stream_records(streams, stream_arn, 3, wait_until)
     assert [r["eventName"] for r in records] == ["INSERT", "MODIFY", "REMOVE"]
     insert, modify, remove = (r["dynamodb"] for r in records)
     assert insert["NewImage"] == {**key, "v": {"N": "1"}} and "OldImage" not in insert
