@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from dynamodb_helpers import delete_quietly, unique
 from executor_helpers import FunctionFactory, invoke
 
 
@@ -60,3 +61,36 @@ def probe(module_functions: FunctionFactory, lam: Any) -> str:
     if not runtime_dir.endswith(os.path.join("localstack_hostmode", "runtime")):
         pytest.skip(f"LocalStack does not run the local-process executor ({runtime_dir=})")
     return name
+
+
+# ----------------------------------------------------------------------------- DynamoDB
+
+
+@pytest.fixture
+def ddb(aws_client: Callable[..., Any]) -> Any:
+    return aws_client("dynamodb")
+
+
+@pytest.fixture
+def table_names(ddb: Any) -> Iterator[list[str]]:
+    """Names of the tables a test creates itself; each is deleted after the test."""
+    names: list[str] = []
+    yield names
+    for name in names:
+        delete_quietly(ddb, name)
+
+
+@pytest.fixture
+def make_table(ddb: Any, table_names: list[str]) -> Callable[..., str]:
+    """``make_table(**create_table_kwargs)`` -> name of a new table, deleted after the test."""
+
+    def factory(**kwargs: Any) -> str:
+        name = kwargs.pop("TableName", None) or unique("test-ddb")
+        kwargs.setdefault("BillingMode", "PAY_PER_REQUEST")
+        ddb.create_table(TableName=name, **kwargs)
+        table_names.append(name)
+        ddb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 0.2,
+                                                                          "MaxAttempts": 50})
+        return name
+
+    return factory

@@ -7,57 +7,15 @@ TTL settings, ARNs and DynamoDB Streams records. Stream -> Lambda is in test_dyn
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
+from dynamodb_helpers import error_code, stream_records, unique
 
 pytestmark = pytest.mark.integration
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
-
-
-@pytest.fixture
-def ddb(aws_client: Callable[..., Any]) -> Any:
-    return aws_client("dynamodb")
-
-
-def delete_quietly(ddb: Any, name: str) -> None:
-    """Delete a table that a test may already have deleted."""
-    try:
-        ddb.delete_table(TableName=name)
-    except ClientError as e:
-        if e.response["Error"]["Code"] != "ResourceNotFoundException":
-            raise
-
-
-@pytest.fixture
-def table_names(ddb: Any) -> Iterator[list[str]]:
-    """Names of the tables a test creates itself; each is deleted after the test."""
-    names: list[str] = []
-    yield names
-    for name in names:
-        delete_quietly(ddb, name)
-
-
-@pytest.fixture
-def make_table(ddb: Any, table_names: list[str]) -> Callable[..., str]:
-    """``make_table(**create_table_kwargs)`` -> name of a new table, deleted after the test."""
-
-    def factory(**kwargs: Any) -> str:
-        name = kwargs.pop("TableName", None) or unique("test-ddb")
-        kwargs.setdefault("BillingMode", "PAY_PER_REQUEST")
-        ddb.create_table(TableName=name, **kwargs)
-        table_names.append(name)
-        ddb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 0.2,
-                                                                          "MaxAttempts": 50})
-        return name
-
-    return factory
 
 
 @pytest.fixture
@@ -78,10 +36,6 @@ def orders_table(make_table: Callable[..., str]) -> str:
             "Projection": {"ProjectionType": "ALL"},
         }],
     )
-
-
-def error_code(exc: pytest.ExceptionInfo[ClientError]) -> str:
-    return exc.value.response["Error"]["Code"]
 
 
 # ----------------------------------------------------------------------------- tables
@@ -322,25 +276,6 @@ def test_time_to_live_settings(ddb: Any, make_table: Callable[..., str]) -> None
 
 
 # ----------------------------------------------------------------------------- streams
-
-
-def stream_records(streams: Any, stream_arn: str, count: int,
-                   wait_until: Callable[..., Any]) -> list[dict]:
-    """The first ``count`` records of the stream's first shard, polled against a deadline."""
-    shard = streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"][0]
-    iterator = streams.get_shard_iterator(StreamArn=stream_arn, ShardId=shard["ShardId"],
-                                          ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
-    records: list[dict] = []
-
-    def enough() -> bool:
-        nonlocal iterator
-        out = streams.get_records(ShardIterator=iterator)
-        records.extend(out["Records"])
-        iterator = out.get("NextShardIterator") or iterator
-        return len(records) >= count
-
-    wait_until(enough, timeout=15, message=f"{count} stream records")
-    return records
 
 
 def test_stream_records_new_and_old_images(aws_client: Callable[..., Any],

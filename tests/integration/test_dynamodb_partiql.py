@@ -3,17 +3,14 @@
 A statement the backend cannot run gets DynamoDB's own error, never an HTTP 500.
 """
 
-# test_dynamodb.py's fixtures, imported below, are taken as arguments of the same name
-# ruff: noqa: F811
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
+import dynamodb_helpers as helpers
 import pytest
-import test_dynamodb as base
 from botocore.exceptions import ClientError
-from test_dynamodb import ddb, make_table, table_names  # noqa: F401
 
 pytestmark = pytest.mark.integration
 
@@ -103,7 +100,7 @@ def test_write_without_full_key_is_validation_error(ddb: Any, table: str) -> Non
 
 
 def test_missing_table_is_resource_not_found(ddb: Any) -> None:
-    error = statement_error(ddb, f'SELECT * FROM "{base.unique("missing")}"')
+    error = statement_error(ddb, f'SELECT * FROM "{helpers.unique("missing")}"')
     assert error["Code"] == "ResourceNotFoundException"
 
 
@@ -164,5 +161,5 @@ def test_partiql_writes_reach_the_stream(aws_client: Callable[..., Any],
         for i in ("a", "b")])
     ddb.execute_statement(Statement=f"UPDATE \"{name}\" SET v = 1 WHERE id = 'a'")
     # THEN each change is a stream record, as for the item operations
-    records = base.stream_records(streams, stream_arn, 3, wait_until)
+    records = helpers.stream_records(streams, stream_arn, 3, wait_until)
     assert [r["eventName"] for r in records] == ["INSERT", "INSERT", "MODIFY"]

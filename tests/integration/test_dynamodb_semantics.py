@@ -2,8 +2,6 @@
 item they failed on, transactions (tokens, cancellation reasons), batches and validation errors.
 """
 
-# test_dynamodb.py's fixtures, imported below, are taken as arguments of the same name
-# ruff: noqa: F811
 from __future__ import annotations
 
 import uuid
@@ -12,7 +10,6 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from test_dynamodb import ddb, make_table, table_names  # noqa: F401
 
 pytestmark = pytest.mark.integration
 

@@ -4,16 +4,13 @@ The expected shapes are AWS's, as recorded in LocalStack's own snapshot tests (w
 same provider on DynamoDB Local); the backend here is moto (plugins/localstack_hostmode).
 """
 
-# test_dynamodb.py's fixtures, imported below, are taken as arguments of the same name
-# ruff: noqa: F811
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
+import dynamodb_helpers as helpers
 import pytest
-import test_dynamodb as base
-from test_dynamodb import ddb, make_table, table_names  # noqa: F401
 
 pytestmark = pytest.mark.integration
 
@@ -48,7 +45,7 @@ def body(response: dict) -> dict:
 
 
 def test_provisioned_table_answers_like_aws(ddb: Any, table_names: list[str]) -> None:
-    name = base.unique("shape-prov")
+    name = helpers.unique("shape-prov")
     table_names.append(name)
     created = ddb.create_table(TableName=name, **HASH_ONLY, **PROVISIONED)["TableDescription"]
     for absent in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes", "BillingModeSummary",
@@ -163,7 +160,7 @@ def table_class(ddb: Any, name: str) -> str:
 
 
 def test_table_class_is_kept(ddb: Any, table_names: list[str]) -> None:
-    name = base.unique("shape-ia")
+    name = helpers.unique("shape-ia")
     table_names.append(name)
     created = ddb.create_table(TableName=name, BillingMode="PAY_PER_REQUEST",
                                TableClass="STANDARD_INFREQUENT_ACCESS",
