@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import os
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from launcher.readiness import http_get_json
+from localstack_hostmode.contract import STANDARD_HOSTNAME  # on sys.path via launcher.config
 
 DEFAULT_PORT = "4566"
 DEFAULT_REGION = "us-east-1"
@@ -46,3 +47,21 @@ def check_endpoint() -> str | None:
     if not is_local() or localstack_health() is not None:
         return None
     return f"LocalStack does not answer at {endpoint_url()}; run `make up` first"
+
+
+def without_dns(url: str, endpoint: str | None = None) -> tuple[str, dict[str, str]]:
+    """(URL to connect to, headers) that reach a LocalStack URL without DNS.
+
+    A virtual-host URL of LocalStack's standard name (a function URL
+    `http://<id>.lambda-url.<region>.localhost.localstack.cloud:<port>/path`) becomes the
+    endpoint (127.0.0.1:<port>) with the original host as the Host header, which LocalStack
+    routes by. Any other URL is returned unchanged, with no headers.
+    """
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if host != STANDARD_HOSTNAME and not host.endswith("." + STANDARD_HOSTNAME):
+        return url, {}
+    target = urlsplit(endpoint or endpoint_url())
+    return urlunsplit((target.scheme, target.netloc, parts.path or "/", parts.query, "")), {
+        "Host": parts.netloc
+    }

@@ -13,6 +13,10 @@ from pathlib import Path
 RUN_DIR_ENV = "HOSTMODE_RUN_DIR"  # per-port state: logs, pid file, backend state, preloads
 RUNTIME_LIB_ENV = "HOSTMODE_LAMBDA_RUNTIME_LIB"  # the runtime-bundled SDK (boto3) directory
 
+# LocalStack's standard host name (public DNS answers 127.0.0.1): LOCALSTACK_HOST is
+# <this>:<port>, and virtual-host URLs (function URLs, execute-api, S3) are subdomains of it.
+STANDARD_HOSTNAME = "localhost.localstack.cloud"
+
 # Files inside the run directory.
 DYNAMODB_BACKEND_STATE = "dynamodb-backend.json"  # {"pid", "port", "url"} of the moto server
 DYNAMODB_BACKEND_LOG = "dynamodb-backend.log"

@@ -147,6 +147,19 @@ def _print_services(health: dict) -> None:
         print(f"  {state} ({len(names)}): {', '.join(names)}")
 
 
+def standard_names_line() -> str:
+    """Whether LocalStack's standard names resolve here (function URLs need them, or a Host
+    header: curl -H 'Host: <url host>' http://127.0.0.1:<port>/)."""
+    import socket
+
+    try:
+        resolves = socket.gethostbyname(config.contract.STANDARD_HOSTNAME) == "127.0.0.1"
+    except OSError:
+        resolves = False
+    state = "resolve" if resolves else "do NOT resolve: use 127.0.0.1 with a Host header"
+    return f"  DNS: *.{config.contract.STANDARD_HOSTNAME} names {state}"
+
+
 def cmd_status(_args: list[str]) -> int:
     info = pidfile.read()
     h = readiness.health()
@@ -161,6 +174,7 @@ def cmd_status(_args: list[str]) -> int:
         print("  health: no answer from /_localstack/health")
         return 1
     print(f"  version: {h.get('version', '?')}, edition: {h.get('edition', '?')}")
+    print(standard_names_line())
     _print_services(h)
     _, scripts = readiness.init_state()
     for s in scripts:

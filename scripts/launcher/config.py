@@ -123,9 +123,11 @@ def localstack_env(token: str) -> dict[str, str]:
     env = clean_env()
     # user-facing defaults; a value in the environment wins
     defaults = {
-        # localhost.localstack.cloud does not resolve offline; return URLs that do
-        "LOCALSTACK_HOST": f"127.0.0.1:{p}",
-        "SQS_ENDPOINT_STRATEGY": "path",
+        # LocalStack's standard names (public DNS -> 127.0.0.1): function URLs are virtual hosts
+        # of it; without DNS, connect to 127.0.0.1 with the name as the Host header
+        "LOCALSTACK_HOST": f"{contract.STANDARD_HOSTNAME}:{p}",
+        # queue URLs follow the host the client called (http://127.0.0.1:<port>/queue/...)
+        "SQS_ENDPOINT_STRATEGY": "dynamic",
         # an idle queue is polled again within 1 s instead of up to 10 s
         "LAMBDA_EVENT_SOURCE_MAPPING_MAX_BACKOFF_ON_EMPTY_POLL_SEC": "1",
         "AWS_DEFAULT_REGION": "us-east-1",

@@ -60,7 +60,9 @@ def test_localstack_env_binds_loopback_and_forces_host_mode(
     assert env["DEBUG"] == "1"
     assert env["LAMBDA_KEEPALIVE_MS"] == "1234"
     assert "PYTHONPATH" not in env
-    assert env["LOCALSTACK_HOST"] == "127.0.0.1:4599"
+    # LocalStack's standard names (function URLs need them); queue URLs follow the caller
+    assert env["LOCALSTACK_HOST"] == "localhost.localstack.cloud:4599"
+    assert env["SQS_ENDPOINT_STRATEGY"] == "dynamic"
 
 
 def test_user_can_override_defaults(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
