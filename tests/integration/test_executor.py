@@ -93,7 +93,8 @@ def test_environment_has_aws_variables_and_nothing_internal(lam, probe, localsta
     # nothing of the executor or of LocalStack's Docker init leaks into the handler
     leaked = [k for k in env if k.startswith(("LOCALSTACK_", "HOSTMODE_")) or k in ("EDGE_PORT",)]
     assert leaked == []
-    assert "PYTHONPATH" not in env and "VIRTUAL_ENV" not in env
+    # PYTHONPATH is the runtime's directory (AWS: /var/runtime), never the caller's
+    assert env["PYTHONPATH"] == env["LAMBDA_RUNTIME_DIR"] and "VIRTUAL_ENV" not in env
     assert env["_X_AMZN_TRACE_ID"].startswith("Root=1-")
 
 

@@ -140,6 +140,11 @@ def _handler_env(
             [code_dir, os.path.join(code_dir, "lib")]
             + [os.path.join(layer, "lib") for layer in layer_dirs]
         ),
+        # AWS: /var/runtime. The bootstrap drops this directory from the handler's sys.path,
+        # so it changes nothing there; a function's own PYTHONPATH replaces it, as on AWS.
+        "PYTHONPATH": RUNTIME_DIR,
+        # AWS's bootstrap script execs the runtime from a shell, which leaves SHLVL=0
+        "SHLVL": "0",
     }
     for key, value in env_vars.items():
         if key in own_env or not (
@@ -155,6 +160,8 @@ def _handler_env(
             "PWD": code_dir,
         }
     )
+    if "AWS_ACCESS_KEY_ID" in env:  # AWS's documented list has both names
+        env["AWS_ACCESS_KEY"] = env["AWS_ACCESS_KEY_ID"]
     return env
 
 

@@ -29,8 +29,10 @@ from .errors import (
     UNMARSHAL_ERROR,
     USER_CODE_SYNTAX_ERROR,
     FaultException,
+    aws_path,
     build_exception_error,
     build_fault_error,
+    set_code_locations,
 )
 from .frames import (
     KIND_ERROR,
@@ -70,7 +72,7 @@ def load_handler(handler):
             IMPORT_MODULE_ERROR, f"Unable to import module '{modname}': {e}"
         ) from None
     except SyntaxError as e:
-        trace = [f'  File "{e.filename}" Line {e.lineno}\n    {e.text}']
+        trace = [f'  File "{aws_path(e.filename or "")}" Line {e.lineno}\n    {e.text}']
         raise FaultException(
             USER_CODE_SYNTAX_ERROR, f"Syntax error in module '{modname}': {e}", trace
         ) from None
@@ -279,6 +281,7 @@ def main(argv):
     sys.path[:] = build_sys_path(
         sys.path, task_root, config.get("layers", []), config.get("runtime_lib"), version
     )
+    set_code_locations(task_root, config.get("layers", []))
     if config.get("hot_reload_roots"):
         install_no_bytecode_hook(config["hot_reload_roots"])
 

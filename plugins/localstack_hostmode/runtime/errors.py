@@ -16,6 +16,34 @@ LAMBDA_CONTEXT_UNMARSHAL_ERROR = "Runtime.LambdaContextUnmarshalError"
 # every module of this runtime lives here: its frames are never the user's
 RUNTIME_DIR = os.path.dirname(os.path.abspath(__file__))
 
+AWS_TASK_ROOT = "/var/task"
+AWS_LAYERS_ROOT = "/opt"
+# (real directory, the path AWS shows for it): the function's code and its layers, set by the
+# bootstrap. Without the sandbox the code is not at /var/task, but stack traces show it there
+# (and layers under /opt), as AWS does; LAMBDA_TASK_ROOT stays the real directory.
+_CODE_LOCATIONS = []
+
+
+def set_code_locations(task_root, layers):
+    """Report frames of task_root as /var/task and of each layer as /opt (last layer first,
+    as /opt is the layers extracted in order)."""
+    locations = [(task_root, AWS_TASK_ROOT)]
+    locations += [(layer, AWS_LAYERS_ROOT) for layer in reversed(layers)]
+    _CODE_LOCATIONS[:] = [
+        (os.path.join(os.path.realpath(real), ""), aws)
+        for real, aws in locations
+        if real and os.path.realpath(real) != aws
+    ]
+
+
+def aws_path(filename):
+    """The path AWS shows for a file of the function's code or layers; others are unchanged."""
+    real = os.path.realpath(filename) if os.path.isabs(filename) else filename
+    for prefix, aws in _CODE_LOCATIONS:
+        if real.startswith(prefix):
+            return aws + "/" + real[len(prefix):]
+    return filename
+
 
 class FaultException(Exception):
     """A runtime-detected fault with an AWS errorType (Runtime.*)."""
@@ -62,7 +90,9 @@ def build_exception_error(exc, invoke_id=None, runtime_dir=RUNTIME_DIR):
     tb_tuples = [
         (f.filename, f.lineno, f.name, f.line) for f in traceback.extract_tb(exc.__traceback__)
     ]
-    frames = user_frames(tb_tuples, runtime_dir)
+    frames = [
+        (aws_path(filename), *rest) for filename, *rest in user_frames(tb_tuples, runtime_dir)
+    ]
     return make_error(str(exc), type(exc).__name__, traceback.format_list(frames), invoke_id)
 
 
