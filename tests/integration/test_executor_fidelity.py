@@ -99,3 +99,33 @@ def test_layer_frames_show_opt_python(make_function, lam):
         lam.delete_layer_version(
             LayerName=layer["LayerArn"].split(":")[-1], VersionNumber=layer["Version"]
         )
+
+
+PROVISIONED_FAILS_CODE = (
+    "import os\n"
+    "\n"
+    "if os.environ['AWS_LAMBDA_INITIALIZATION_TYPE'] == 'provisioned-concurrency':\n"
+    "    raise RuntimeError('provisioned init fails')\n"
+    "\n"
+    "def handler(event, context):\n"
+    "    return {'init_type': os.environ['AWS_LAMBDA_INITIALIZATION_TYPE']}\n"
+)
+
+
+def test_failed_provisioned_init_falls_back_to_on_demand(make_function, lam, wait_until):
+    # GIVEN a published version whose init fails only in a provisioned environment
+    code = {"ZipFile": zip_files({"app.py": PROVISIONED_FAILS_CODE})}
+    name = make_function(handler="app.handler", code=code, Publish=True)
+    version = lam.list_versions_by_function(FunctionName=name)["Versions"][-1]["Version"]
+    lam.put_provisioned_concurrency_config(
+        FunctionName=name, Qualifier=version, ProvisionedConcurrentExecutions=1
+    )
+    wait_until(lambda: lam.get_provisioned_concurrency_config(
+        FunctionName=name, Qualifier=version)["Status"] == "READY", timeout=30)
+    try:
+        # WHEN it is invoked THEN an on-demand environment serves it, not the init error
+        result = invoke(lam, name, Qualifier=version)
+        assert result.function_error is None, result.raw
+        assert result.payload == {"init_type": "on-demand"}
+    finally:
+        lam.delete_provisioned_concurrency_config(FunctionName=name, Qualifier=version)

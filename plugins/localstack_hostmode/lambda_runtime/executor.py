@@ -59,6 +59,9 @@ from localstack_hostmode.runtime import frames
 # AWS: Invoke request payloads up to 6 MB (the API answers 413 above), responses up to
 # 6 MB + 100 bytes (LocalStack's LAMBDA_LIMITS_MAX_FUNCTION_PAYLOAD_SIZE_BYTES, default 6291556).
 REQUEST_LIMIT_SLACK = 100
+INIT_TYPE_ENV = "AWS_LAMBDA_INITIALIZATION_TYPE"
+PROVISIONED = "provisioned-concurrency"
+ON_DEMAND = "on-demand"
 
 SPARES = SparePool(runtime_command)
 
@@ -213,6 +216,25 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
         self._wait_ready(child, self.function_version.config.timeout)
         return child, True
 
+    def _on_demand_if_provisioning_failed(
+        self, child: ChildProcess | FailedChild
+    ) -> ChildProcess | FailedChild:
+        """A provisioned environment whose init failed serves its invocation as AWS does: from
+        an on-demand environment (init runs again, AWS_LAMBDA_INITIALIZATION_TYPE=on-demand);
+        only that init's error reaches the caller."""
+        env = self._launch.env if self._launch else {}
+        if child.init_error is None or env.get(INIT_TYPE_ENV) != PROVISIONED:
+            return child
+        env[INIT_TYPE_ENV] = ON_DEMAND
+        with self._lock:
+            if self._stopped:
+                raise LambdaRuntimeException(f"Executor {self.id} is stopped")
+            child.close()
+            self._spawn_locked()
+            child = self._child
+        self._wait_ready(child, self.function_version.config.timeout)
+        return child
+
     def invoke(self, payload: dict[str, str]) -> InvocationResult:
         request_id = payload["invoke-id"]
         invocation = current_invocation()
@@ -229,6 +251,7 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
             )
 
         child, cold = self._ensure_child()
+        child = self._on_demand_if_provisioning_failed(child)
         child.invoked = True
         init_logs, child.init_logs = child.init_logs, b""
         started = time.perf_counter()
