@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import time
 from collections.abc import Iterable
@@ -196,5 +197,7 @@ def stop_host(info: PidFile | None) -> int:
     if procs:
         _stop_processes(info, len(procs))
     _wait_ports_free(ports)
+    # unzipped Lambda code and layers: tens of MB per deploy, useless once LocalStack is gone
+    shutil.rmtree(config.tmp_dir(), ignore_errors=True)
     pidfile.remove()
     return len(procs)
