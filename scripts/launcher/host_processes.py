@@ -58,6 +58,26 @@ def our_processes(info: PidFile | None) -> list[Proc]:
     return procfs.with_descendants(roots, procs)
 
 
+def listening_ports_of(pids: Iterable[int]) -> list[int]:
+    """The TCP ports these processes listen on."""
+    port_of = {inode: port for port, inodes in procfs.listening_ports().items()
+               for inode in inodes}
+    ports: set[int] = set()
+    for pid in pids:
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                link = os.readlink(f"/proc/{pid}/fd/{fd}")
+            except OSError:
+                continue
+            if link.startswith("socket:[") and int(link[8:-1]) in port_of:
+                ports.add(port_of[int(link[8:-1])])
+    return sorted(ports)
+
+
 def backend_ports() -> set[int]:
     """The DynamoDB backend's port, as the plugin recorded it in the run dir."""
     try:
