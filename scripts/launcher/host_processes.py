@@ -8,6 +8,7 @@ as the Kinesis mock; Lambda workers), and their descendants.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -58,24 +59,26 @@ def our_processes(info: PidFile | None) -> list[Proc]:
     return procfs.with_descendants(roots, procs)
 
 
+def _fd_targets(pid: int) -> list[str]:
+    """What a process's open file descriptors point to (``socket:[<inode>]`` for sockets)."""
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return []
+    targets = []
+    for fd in fds:
+        with contextlib.suppress(OSError):  # closed meanwhile
+            targets.append(os.readlink(f"/proc/{pid}/fd/{fd}"))
+    return targets
+
+
 def listening_ports_of(pids: Iterable[int]) -> list[int]:
     """The TCP ports these processes listen on."""
     port_of = {inode: port for port, inodes in procfs.listening_ports().items()
                for inode in inodes}
-    ports: set[int] = set()
-    for pid in pids:
-        try:
-            fds = os.listdir(f"/proc/{pid}/fd")
-        except OSError:
-            continue
-        for fd in fds:
-            try:
-                link = os.readlink(f"/proc/{pid}/fd/{fd}")
-            except OSError:
-                continue
-            if link.startswith("socket:[") and int(link[8:-1]) in port_of:
-                ports.add(port_of[int(link[8:-1])])
-    return sorted(ports)
+    held = {int(target[8:-1]) for pid in pids for target in _fd_targets(pid)
+            if target.startswith("socket:[")}
+    return sorted({port_of[inode] for inode in held if inode in port_of})
 
 
 def backend_ports() -> set[int]:
