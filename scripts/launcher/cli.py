@@ -20,14 +20,16 @@ Standard library only; runs under any python3 >= 3.9.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import urlparse
 
-from . import config, docker_backend, pidfile, python_env, readiness
+from . import config, docker_backend, host_processes, pidfile, python_env, readiness
 from .backend import Backend
 from .console import HostmodeError, log
 from .docker_backend import DockerBackend
@@ -103,6 +105,30 @@ def _foreign_localstack() -> bool:
                         "LOCALSTACK_PORT")
 
 
+# what `make deploy-local` wrote: the outputs and the endpoint of the stack it deployed
+OUTPUTS_FILE = config.ROOT / ".build" / "outputs.json"
+STALE_OUTPUTS_FILE = OUTPUTS_FILE.with_name("outputs.stale.json")
+
+
+def forget_stale_outputs() -> None:
+    """LocalStack just started fresh: the stack deployed to this port before is gone. Its
+    outputs (a dead ApiUrl) are moved aside and the user is told to redeploy."""
+    if os.environ.get("PERSISTENCE", "").lower() in ("1", "true"):
+        return
+    try:
+        data = json.loads(OUTPUTS_FILE.read_text())
+        endpoint = urlparse(str(data.get("_endpoint", "")))
+        same_port = endpoint.port == config.port()
+    except (OSError, ValueError, AttributeError):
+        return
+    if not same_port or endpoint.hostname not in ("127.0.0.1", "localhost", "::1"):
+        return
+    OUTPUTS_FILE.replace(STALE_OUTPUTS_FILE)
+    log(f"the app stack {data.get('_stack', '')!r} deployed to port {config.port()} is gone "
+        "(LocalStack started fresh): run `make deploy-local` (its old outputs are in "
+        f"{os.path.relpath(STALE_OUTPUTS_FILE, config.ROOT)})")
+
+
 def cmd_up(_args: list[str]) -> int:
     t0 = time.monotonic()
     info = pidfile.read()
@@ -125,6 +151,7 @@ def cmd_up(_args: list[str]) -> int:
     now = time.monotonic()
     log(f"LocalStack is ready in {now - t0:.1f}s (gateway {t_health - t0:.1f}s + init "
         f"{now - t_health:.1f}s; {describe(info)}; ran {ran})")
+    forget_stale_outputs()
     return 0
 
 
@@ -160,12 +187,29 @@ def standard_names_line() -> str:
     return f"  DNS: *.{config.contract.STANDARD_HOSTNAME} names {state}"
 
 
+def print_leftovers(info: PidFile | None) -> None:
+    """What a dead host-mode LocalStack left running (e.g. after kill -9): processes carrying
+    this port's run dir, and the ports they still listen on."""
+    if info is not None and info.is_docker:
+        return
+    procs = host_processes.our_processes(info)
+    if not procs:
+        return
+    ports = host_processes.listening_ports_of(p.pid for p in procs)
+    listening = f", listening on port(s) {', '.join(map(str, ports))}" if ports else ""
+    print(f"  leftovers of an earlier run: {len(procs)} process(es){listening}")
+    for p in procs[:10]:
+        print(f"    pid {p.pid}: {p.cmdline[:100]}")
+    print("  `make down` stops them (`make up` also does before it starts)")
+
+
 def cmd_status(_args: list[str]) -> int:
     info = pidfile.read()
     h = readiness.health()
     if not recorded_backend(info).running(info, h):
         if h is None:
             print(f"LocalStack is not running (port {config.port()})")
+            print_leftovers(info)
             return 1
         print(f"LocalStack answers on {config.url()} but was not started by `make up`")
         info = PidFile(mode="unknown", url=config.url())

@@ -69,6 +69,12 @@ def fs_root() -> Path:
     return run_dir() / "fs"
 
 
+def tmp_dir() -> Path:
+    """LocalStack's TMPDIR: the Lambda code and layers it unzips stay private to this port and
+    go with `down` (by default they pile up, world-readable, in the system's /tmp/lambda)."""
+    return run_dir() / "tmp"
+
+
 def log_file() -> Path:
     return run_dir() / "localstack.log"
 
@@ -142,6 +148,7 @@ def localstack_env(token: str) -> dict[str, str]:
     env.update({
         "OVERRIDE_IN_DOCKER": "0",
         "FILESYSTEM_ROOT": str(fs_root()),
+        "TMPDIR": str(tmp_dir()),
         # hypercorn honours the 127.0.0.1 host; the twisted gateway binds 0.0.0.0
         "GATEWAY_SERVER": "hypercorn",
         "GATEWAY_LISTEN": f"127.0.0.1:{p}",

@@ -52,9 +52,18 @@ def prepare_filesystem() -> None:
     # without persistence every start is fresh; stale temp state only confuses LocalStack
     if not persistence and (fs / "tmp").exists():
         shutil.rmtree(fs / "tmp", ignore_errors=True)
+    prepare_tmp_dir()
     _install_init_hook()
     _link_static_libs()
     config.dynamodb_backend_file().unlink(missing_ok=True)
+
+
+def prepare_tmp_dir() -> None:
+    """An empty, private TMPDIR (what an earlier run unzipped there is LocalStack's to redo)."""
+    tmp = config.tmp_dir()
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(mode=0o700, parents=True)
+    tmp.chmod(0o700)  # mkdir's mode is masked by the umask
 
 
 def _install_init_hook() -> None:

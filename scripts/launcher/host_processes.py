@@ -8,8 +8,10 @@ as the Kinesis mock; Lambda workers), and their descendants.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 import signal
 import time
 from collections.abc import Iterable
@@ -55,6 +57,28 @@ def our_processes(info: PidFile | None) -> list[Proc]:
     roots = [p for p in procs if _in_leader_group(p, info) or p.carries(marker)]
     # descendants too (e.g. workers started with a clean environment)
     return procfs.with_descendants(roots, procs)
+
+
+def _fd_targets(pid: int) -> list[str]:
+    """What a process's open file descriptors point to (``socket:[<inode>]`` for sockets)."""
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return []
+    targets = []
+    for fd in fds:
+        with contextlib.suppress(OSError):  # closed meanwhile
+            targets.append(os.readlink(f"/proc/{pid}/fd/{fd}"))
+    return targets
+
+
+def listening_ports_of(pids: Iterable[int]) -> list[int]:
+    """The TCP ports these processes listen on."""
+    port_of = {inode: port for port, inodes in procfs.listening_ports().items()
+               for inode in inodes}
+    held = {int(target[8:-1]) for pid in pids for target in _fd_targets(pid)
+            if target.startswith("socket:[")}
+    return sorted({port_of[inode] for inode in held if inode in port_of})
 
 
 def backend_ports() -> set[int]:
@@ -196,5 +220,7 @@ def stop_host(info: PidFile | None) -> int:
     if procs:
         _stop_processes(info, len(procs))
     _wait_ports_free(ports)
+    # unzipped Lambda code and layers: tens of MB per deploy, useless once LocalStack is gone
+    shutil.rmtree(config.tmp_dir(), ignore_errors=True)
     pidfile.remove()
     return len(procs)

@@ -32,6 +32,7 @@ import time
 import weakref
 from collections.abc import Callable
 
+from localstack_hostmode.lambda_runtime import reports
 from localstack_hostmode.runtime import frames
 
 LOG = logging.getLogger(__name__)
@@ -121,6 +122,7 @@ class ChildProcess:
         self.tail = bytearray()
         self._rbuf = bytearray()
         self._logs = bytearray()
+        self._dropped_log_bytes = 0  # output past MAX_LOG_BYTES_PER_INVOKE, since take_logs
         self._out = memoryview(b"")
         self._resp_eof = False
         self._log_eof = False
@@ -234,11 +236,16 @@ class ChildProcess:
             self._drain_logs()
             logs = bytes(self._logs)
             self._logs.clear()
+            dropped, self._dropped_log_bytes = self._dropped_log_bytes, 0
+        if dropped:
+            # the cut is said in the log itself, before the END and REPORT lines
+            logs += reports.log_truncated(dropped, MAX_LOG_BYTES_PER_INVOKE, logs)
         return logs
 
     def _add_logs(self, data: bytes) -> None:
-        if len(self._logs) < MAX_LOG_BYTES_PER_INVOKE:
-            self._logs += data
+        room = max(0, MAX_LOG_BYTES_PER_INVOKE - len(self._logs))
+        self._logs += data[:room]
+        self._dropped_log_bytes += max(0, len(data) - room)
         self.tail += data
         if len(self.tail) > LOG_TAIL_BYTES:
             del self.tail[: len(self.tail) - LOG_TAIL_BYTES]

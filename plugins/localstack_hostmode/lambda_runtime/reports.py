@@ -153,6 +153,15 @@ def response_too_large(limit: int) -> bytes:
     )
 
 
+def log_truncated(dropped: int, limit: int, kept: bytes) -> bytes:
+    """The line that ends an invocation's output cut at ``limit`` bytes (on its own line)."""
+    start = b"" if not kept or kept.endswith(b"\n") else b"\n"
+    return start + (
+        f"[WARNING] Log output truncated: the function printed more than {limit} bytes in "
+        f"this invocation; the last {dropped} bytes are not in this log.\n"
+    ).encode()
+
+
 def init_error_outcome(error_body: bytes) -> Outcome:
     """The outcome of an invoke answered with the runtime's own init error document."""
     return Outcome.error(json.loads(error_body).get("errorType", ""))

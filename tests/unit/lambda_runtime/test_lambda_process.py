@@ -137,6 +137,27 @@ def test_logs_are_complete_and_in_order_when_the_result_arrives(start) -> None:
     assert bytes(child.tail).endswith(lines[-1].encode() + b"\n")
 
 
+def test_output_past_the_limit_is_cut_with_a_marker_line(
+    start, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(process, "MAX_LOG_BYTES_PER_INVOKE", 10_000)
+    child = start()
+    child.pump(_deadline())
+    child.take_logs()
+    lines = [f"line {i} " + "x" * 90 for i in range(300)]  # ~30 kB
+
+    _invoke(child, {"print": lines})
+
+    logs = child.take_logs().decode().splitlines()
+    assert logs[0] == lines[0]
+    assert "Log output truncated" in logs[-1]
+    assert "10000 bytes" in logs[-1]
+    assert len("\n".join(logs[:-1])) <= 10_000
+    # the next invocation starts with a full allowance and no marker
+    _invoke(child, {"print": lines[:3]})
+    assert child.take_logs().decode().splitlines() == lines[:3]
+
+
 def test_large_request_is_written_while_the_child_reads() -> None:
     # more than a pipe buffer holds: the pump writes it in pieces
     child = ChildProcess(COMMAND, {}, {"PATH": "/usr/bin:/bin"}, "/")

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import ast
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -103,6 +107,8 @@ def fakes(home: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     monkeypatch.setattr(cli, "port_listening", lambda port: False)
     monkeypatch.setattr(readiness, "health", lambda timeout=2.0: None)
     monkeypatch.setattr(readiness, "init_state", lambda: (True, []))
+    monkeypatch.setattr(cli, "OUTPUTS_FILE", home / "build" / "outputs.json")
+    monkeypatch.setattr(cli, "STALE_OUTPUTS_FILE", home / "build" / "outputs.stale.json")
     config.run_dir().mkdir(parents=True)
     return calls
 
@@ -138,6 +144,62 @@ def test_up_with_a_running_instance_starts_nothing(fakes: list[str],
     PidFile(mode="docker").write()
     assert cli.main(["up"]) == 0
     assert fakes == ["docker.already_up"]
+
+
+def _write_outputs(port: int) -> None:
+    cli.OUTPUTS_FILE.parent.mkdir(parents=True, exist_ok=True)
+    cli.OUTPUTS_FILE.write_text(json.dumps({
+        "_stack": "serverless-app", "_endpoint": f"http://127.0.0.1:{port}",
+        "ApiUrl": f"http://127.0.0.1:{port}/restapis/gone/local/_user_request_/"}))
+
+
+def test_a_fresh_up_says_this_ports_stack_is_gone(
+        fakes: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    _write_outputs(config.port())
+
+    assert cli.main(["up"]) == 0
+
+    assert not cli.OUTPUTS_FILE.exists()  # no stale ApiUrl for the tests and scripts
+    assert json.loads(cli.STALE_OUTPUTS_FILE.read_text())["_stack"] == "serverless-app"
+    assert "is gone (LocalStack started fresh): run `make deploy-local`" in capsys.readouterr().err
+
+
+def test_a_fresh_up_leaves_another_ports_outputs(fakes: list[str],
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    _write_outputs(config.port() + 1)
+
+    assert cli.main(["up"]) == 0
+
+    assert cli.OUTPUTS_FILE.exists()
+    assert "deploy-local" not in capsys.readouterr().err
+
+
+LISTENER = ("import socket, sys, time; s = socket.socket(); s.bind(('127.0.0.1', 0)); "
+            "s.listen(); print(s.getsockname()[1], flush=True); time.sleep(60)")
+
+
+def test_status_reports_what_a_dead_localstack_left_running(
+        home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(readiness, "health", lambda timeout=2.0: None)
+    config.run_dir().mkdir(parents=True)
+    # like the Kinesis mock after kill -9 of LocalStack: marked, orphaned, still listening
+    env = dict(os.environ, **{contract.RUN_DIR_ENV: str(config.run_dir())})
+    orphan = subprocess.Popen([sys.executable, "-c", LISTENER], env=env, text=True,
+                              stdout=subprocess.PIPE, start_new_session=True)
+    try:
+        assert orphan.stdout is not None
+        port = int(orphan.stdout.readline())
+
+        assert cli.main(["status"]) == 1
+
+        out = capsys.readouterr().out
+        assert "LocalStack is not running" in out
+        assert f"leftovers of an earlier run: 1 process(es), listening on port(s) {port}" in out
+        assert f"pid {orphan.pid}: " in out
+        assert "`make down` stops them" in out
+    finally:
+        orphan.kill()
+        orphan.wait()
 
 
 # ----------------------------------------------------------------------------- entry point

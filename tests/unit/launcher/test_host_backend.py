@@ -46,3 +46,15 @@ def test_prepare_filesystem_forgets_the_previous_dynamodb_backend(home: Path) ->
     config.dynamodb_backend_file().write_text('{"port": 1}')
     host_backend.prepare_filesystem()
     assert not config.dynamodb_backend_file().exists()
+
+
+def test_localstack_unzips_into_a_private_tmp_dir_of_its_run_dir(home: Path) -> None:
+    # LocalStack unzips Lambda code and layers under tempfile.gettempdir(), i.e. TMPDIR
+    stale = config.tmp_dir() / "lambda" / "old-code"
+    stale.mkdir(parents=True)
+    host_backend.prepare_filesystem()
+    env = config.localstack_env("token")
+    assert Path(env["TMPDIR"]) == config.tmp_dir()
+    assert config.tmp_dir().parent == config.run_dir()
+    assert config.tmp_dir().stat().st_mode & 0o777 == 0o700
+    assert not stale.exists()

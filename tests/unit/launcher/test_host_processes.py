@@ -153,3 +153,12 @@ def test_down_kills_what_ignores_sigterm(fake_leader: Callable[[bool], tuple[Pid
     assert "most recent call first" in err and 'File "<string>"' in err
     assert host_processes.our_processes(info) == []
     assert pidfile.read() is None
+
+
+def test_down_removes_the_unzipped_lambda_code(home: Path) -> None:
+    code = config.tmp_dir() / "lambda" / "awslambda-us-east-1-tasks" / "abc" / "code"
+    code.mkdir(parents=True)
+    (code / "handler.py").write_text("def handler(event, context): return 1\n")
+    host_processes.stop_host(None)
+    assert not config.tmp_dir().exists()
+    assert config.run_dir().is_dir()
