@@ -2,7 +2,8 @@
 
 LocalStack unzips every function's code and layer under ``tempfile.gettempdir()/lambda``; host
 mode points its TMPDIR at ``.localstack/run/<port>/tmp`` (0700), which `down` removes (unit
-tests: tests/unit/launcher/test_host_processes.py; a full up/down: test_hostmode_kill9.py).
+tests: tests/unit/launcher/test_host_processes.py;
+a full up/down: lifecycle/test_hostmode_kill9.py).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """After `kill -9` of host-mode LocalStack: what `make status` and `make up` tell, and what
-`make down` removes. Runs its own LocalStack on test_hostmode_lifecycle.py's TEST_PORT, with its
-helpers (`make`, the `instance` and `light_init` fixtures), never the session's.
+`make down` removes. Runs its own LocalStack on the lifecycle tests' TEST_PORT (helpers.py,
+conftest.py), never the session's.
 """
 
 from __future__ import annotations
@@ -13,16 +13,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_hostmode_lifecycle import (  # noqa: F401  (instance, light_init: fixtures)
+
+from .helpers import (
     RUN_DIR,
     URL,
     alive,
     assert_nothing_left,
     client,
     cmdline,
-    instance,
     leader_pid,
-    light_init,
     listening_sockets,
     make,
     our_pids,
@@ -31,7 +30,7 @@ from test_hostmode_lifecycle import (  # noqa: F401  (instance, light_init: fixt
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 OUTPUTS = ROOT / ".build" / "outputs.json"
 STALE_OUTPUTS = OUTPUTS.with_name("outputs.stale.json")
 
