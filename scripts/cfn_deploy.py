@@ -1,20 +1,29 @@
 """CloudFormation stack operations for the deploy: one change set per deploy (create or
-update), the stack events printed as they appear, and the recovery of stacks that cannot be
-updated (deleted and created again).
+update), the stack events printed as they appear, and the recovery of stacks whose creation
+failed (deleted and created again).
+
+A failed *update* is different: LocalStack 4.14 reports it as ROLLBACK_COMPLETE (AWS says
+UPDATE_ROLLBACK_COMPLETE), although the stack's resources, the previous version's, still exist
+and serve. A stack that ever completed a deployment is therefore never deleted here; the next
+deploy updates it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 import time
+from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from botocore.exceptions import ClientError
 
 import stack as st
 from artifacts import upload_once
 from endpoint import endpoint_url, is_local, region
+from launcher.config import contract  # the launcher puts plugins/ on sys.path
 from polling import wait_until
 from stack import DeployError, log
 
@@ -33,8 +42,11 @@ TERMINAL_BAD = {
     "DELETE_FAILED",
     "DELETE_COMPLETE",
 }
-# A stack in one of these states cannot be updated: it is deleted and created again.
+# A stack in one of these states after a failed *creation* cannot be updated: it is deleted
+# and created again. After a failed update (the stack had completed before) it is updated.
 RECREATE = {"ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "CREATE_FAILED", "DELETE_FAILED"}
+# Stack-level statuses that mean a deployment of the stack succeeded at some point.
+DEPLOYED = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "IMPORT_COMPLETE"}
 
 
 def stack_status(stack_name: str) -> str | None:
@@ -45,6 +57,20 @@ def stack_status(stack_name: str) -> str | None:
         if "does not exist" in e.response["Error"].get("Message", ""):
             return None
         raise
+
+
+def ever_deployed(stack_name: str) -> bool:
+    """True when the stack's own events show a completed deployment (its resources exist)."""
+    paginator = st.client("cloudformation").get_paginator("describe_stack_events")
+    try:
+        for page in paginator.paginate(StackName=stack_name):
+            for e in page["StackEvents"]:
+                if (e.get("ResourceType") == "AWS::CloudFormation::Stack"
+                        and e.get("ResourceStatus") in DEPLOYED):  # fmt: skip
+                    return True
+    except ClientError:
+        return False
+    return False
 
 
 def _same_deployment(stack_name: str, body: str, params: list[dict[str, str]]) -> bool:
@@ -97,7 +123,50 @@ class EventPrinter:
             log(line)
 
 
-def wait_stack(stack_name: str, since: float, timeout: float = 600) -> str:
+# LocalStack's event for a failed resource update says only "Failed to delete resource with
+# id X of type T"; the service's own error is in its log (host mode: the run directory).
+_LOG_CAUSE = re.compile(
+    r"^(\S+) .*Unexpected error processing resource type (\S+): Exception: (.*?)(?: - \{|$)")
+
+
+def localstack_log_causes(since: float) -> dict[str, str]:
+    """Resource type -> the last error LocalStack logged for it since `since` (epoch s)."""
+    port = urlsplit(endpoint_url()).port
+    if not is_local() or port is None:
+        return {}
+    log_file = contract.run_dir_for(port) / "localstack.log"
+    causes: dict[str, str] = {}
+    try:
+        with log_file.open(errors="replace") as f:
+            f.seek(max(0, log_file.stat().st_size - 2_000_000))
+            for line in f:
+                if m := _LOG_CAUSE.match(line):
+                    stamp = datetime.fromisoformat(m[1]).timestamp()
+                    if stamp >= since - 1:
+                        causes[m[2]] = m[3]
+    except (OSError, ValueError):
+        return {}
+    return causes
+
+
+def describe_failure(event: dict[str, Any], causes: dict[str, str]) -> str:
+    reason = event.get("ResourceStatusReason") or "no reason given"
+    cause = causes.get(event.get("ResourceType", ""))
+    if cause and reason.startswith("Failed to "):
+        reason = cause
+    return f"{event['LogicalResourceId']} ({event.get('ResourceType')}): {reason}"
+
+
+def failure_message(stack_name: str, status: str, causes: list[str], update: bool) -> str:
+    """What failed, and for an update that the previous version is still what runs."""
+    head = f"stack {stack_name} ended {status}"
+    if update:
+        head = (f"update of stack {stack_name} failed ({status}); nothing was deleted: "
+                "the resources of the previous deployment are still in place")
+    return head + ":\n  " + "\n  ".join(causes)
+
+
+def wait_stack(stack_name: str, since: float, timeout: float = 600, update: bool = False) -> str:
     """Print the stack's events until it settles; its final status, or DeployError."""
     printer = EventPrinter(stack_name, since)
     cfn = st.client("cloudformation")
@@ -110,13 +179,13 @@ def wait_stack(stack_name: str, since: float, timeout: float = 600) -> str:
             f"stack {stack_name} still {status} after {timeout:.0f}s")
         printer.poll()
         if status in TERMINAL_BAD:
+            causes = localstack_log_causes(since)
             why = [
-                f"{e['LogicalResourceId']} ({e.get('ResourceType')}): "
-                f"{e.get('ResourceStatusReason') or 'no reason given'}"
+                describe_failure(e, causes)
                 for e in printer.failures
                 if e["LogicalResourceId"] != stack_name
             ] or [stack.get("StackStatusReason") or "no reason given"]
-            raise DeployError(f"stack {stack_name} ended {status}:\n  " + "\n  ".join(why))
+            raise DeployError(failure_message(stack_name, status, why, update))
         return status
 
     try:
@@ -149,8 +218,13 @@ def _settled_status(stack_name: str) -> str | None:
     """The stack's status once it can take a change set: a stack that cannot be updated is
     deleted (None), one in progress is waited for."""
     status = stack_status(stack_name)
+    if status in RECREATE and ever_deployed(stack_name):
+        log(f"stack {stack_name} is {status} after a failed update: updating it "
+            "(a stack that was deployed is never deleted)")
+        return status
     if status in RECREATE:
-        log(f"stack {stack_name} is {status}: deleting it before creating it again")
+        log(f"stack {stack_name} is {status} (its creation failed): "
+            "deleting it before creating it again")
         delete_stack(stack_name)
         return None
     if status and status.endswith("_IN_PROGRESS") and status != "REVIEW_IN_PROGRESS":
@@ -223,4 +297,4 @@ def deploy_stack(stack_name: str, body: str, params: list[dict[str, str]], bucke
         return "unchanged"
     log(f"{'creating' if change_type == 'CREATE' else 'updating'} stack {stack_name} ...")
     cfn.execute_change_set(StackName=stack_name, ChangeSetName=name)
-    return wait_stack(stack_name, since)
+    return wait_stack(stack_name, since, update=change_type == "UPDATE")

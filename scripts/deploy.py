@@ -46,9 +46,10 @@ from artifacts import (
     publish_layer,
 )
 from cfn_deploy import deploy_stack
-from endpoint import check_endpoint, is_local
+from endpoint import check_endpoint, is_local, region
 from polling import wait_until
 from stack import ROOT, DeployError, log
+from template_check import check_template
 
 LAYER_PARAMETER = "DependenciesLayerArn"
 
@@ -169,6 +170,7 @@ def run(
     if not template_path.exists():
         raise DeployError(f"no template at {template_path}")
 
+    check_template(template_path, region())
     template = load_template(template_path)
     bucket = artifacts_bucket(stack_name)
     ensure_bucket(bucket)
