@@ -1,0 +1,161 @@
+"""The deploy validates the template (cfn-lint, SAM translation included) before any AWS call,
+and says which file, line and rule an error is; a stack that was deployed is never deleted."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import cfn_deploy
+import deploy
+import stack as st
+import template_check
+
+VALID = """\
+AWSTemplateFormatVersion: '2010-09-09'
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  HelloFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      InlineCode: "def handler(event, context):\\n    return 1\\n"
+      Handler: index.handler
+      Runtime: python3.13
+"""
+
+
+@pytest.fixture
+def no_aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[str]:
+    """Every AWS client the deploy asks for is recorded and fails the call."""
+    asked: list[str] = []
+
+    def client(service: str, **_: Any) -> Any:
+        asked.append(service)
+        raise AssertionError(f"AWS client {service!r} requested before validation failed")
+
+    monkeypatch.setattr(st, "client", client)
+    monkeypatch.setattr(template_check, "CACHE_DIR", tmp_path / "check-cache")
+    return asked
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "template.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_yaml_syntax_error_is_one_readable_line_before_any_aws_call(
+    tmp_path: Path, no_aws: list[str]
+) -> None:
+    # GIVEN a template whose line 7 breaks YAML
+    path = write(tmp_path, VALID.replace("      Handler: index.handler\n",
+                                         "      Handler: [index.handler\n"))
+
+    # WHEN it is deployed
+    with pytest.raises(st.DeployError) as err:
+        deploy.run(path, "validation-test", hot_reload=False)
+
+    # THEN the error names the file and line, with no traceback, and nothing reached AWS
+    message = str(err.value)
+    assert "template.yaml:" in message and "E0000" in message, message
+    assert "Traceback" not in message and len(message.splitlines()) <= 3, message
+    assert no_aws == []
+
+
+def test_unknown_resource_type_is_rejected_before_any_aws_call(
+    tmp_path: Path, no_aws: list[str]
+) -> None:
+    # GIVEN a template with a resource type AWS does not have (LocalStack would only warn)
+    path = write(tmp_path, VALID + "  Mystery:\n    Type: AWS::Foo::Bar\n")
+
+    # WHEN it is deployed
+    with pytest.raises(st.DeployError) as err:
+        deploy.run(path, "validation-test", hot_reload=False)
+
+    # THEN cfn-lint's E3006 names the type and its line
+    message = str(err.value)
+    assert "AWS::Foo::Bar" in message and "E3006" in message, message
+    assert "template.yaml:11:" in message, message
+    assert no_aws == []
+
+
+def test_invalid_runtime_is_rejected_naming_the_resource_property(
+    tmp_path: Path, no_aws: list[str]
+) -> None:
+    path = write(tmp_path, VALID.replace("python3.13", "python9.9"))
+
+    with pytest.raises(st.DeployError) as err:
+        deploy.run(path, "validation-test", hot_reload=False)
+
+    assert "'python9.9'" in str(err.value) and "E3030" in str(err.value), err.value
+    assert no_aws == []
+
+
+def test_a_valid_template_is_checked_once_per_content(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(template_check, "CACHE_DIR", tmp_path / "check-cache")
+    path = write(tmp_path, VALID)
+    calls: list[Path] = []
+    real = template_check.template_errors
+    monkeypatch.setattr(template_check, "template_errors",
+                        lambda p, r="us-east-1": calls.append(p) or real(p, r))
+
+    template_check.check_template(path)
+    template_check.check_template(path)  # unchanged: no second cfn-lint run
+    assert len(calls) == 1
+    path.write_text(VALID.replace("return 1", "return 2"))
+    template_check.check_template(path)
+    assert len(calls) == 2
+
+
+@pytest.mark.parametrize(
+    ("deployed_before", "deleted"),
+    [(True, False), (False, True)],
+    ids=["failed-update-is-kept", "failed-create-is-recreated"],
+)
+def test_rollback_complete_stack_is_deleted_only_if_it_never_deployed(
+    monkeypatch: pytest.MonkeyPatch, deployed_before: bool, deleted: bool
+) -> None:
+    # GIVEN a stack LocalStack reports as ROLLBACK_COMPLETE, with or without a past success
+    deletes: list[str] = []
+    monkeypatch.setattr(cfn_deploy, "stack_status", lambda name: "ROLLBACK_COMPLETE")
+    monkeypatch.setattr(cfn_deploy, "ever_deployed", lambda name: deployed_before)
+    monkeypatch.setattr(cfn_deploy, "delete_stack", deletes.append)
+
+    # WHEN the deploy settles it before its change set
+    status = cfn_deploy._settled_status("s")
+
+    # THEN only a stack that never deployed is deleted (and then created again)
+    assert (deletes == ["s"]) is deleted
+    assert status == (None if deleted else "ROLLBACK_COMPLETE")
+
+
+def test_failed_resource_reason_comes_from_localstack_log(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN LocalStack's log with the service error behind a generic CloudFormation event
+    run_dir = tmp_path / "run" / "4999"
+    run_dir.mkdir(parents=True)
+    (run_dir / "localstack.log").write_text(
+        "2026-12-01T07:15:29.154  WARN --- [thread] l.s.c.deployment_utils     : Unexpected "
+        "error processing resource type AWS::Lambda::Function: Exception: An error occurred "
+        "(InvalidParameterValueException) when calling the UpdateFunctionConfiguration "
+        "operation: Value python9.9 at 'runtime' failed - {'Code': {}} - status: None\n"
+    )
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:4999")
+    monkeypatch.setattr(cfn_deploy.contract, "run_dir_for", lambda port: tmp_path / "run" / "4999")
+    since = cfn_deploy.datetime.fromisoformat("2026-12-01T07:15:00").timestamp()
+
+    causes = cfn_deploy.localstack_log_causes(since)
+    event = {"LogicalResourceId": "BetaFunction", "ResourceType": "AWS::Lambda::Function",
+             "ResourceStatusReason": "Failed to delete resource with id BetaFunction of type "
+                                     "AWS::Lambda::Function"}
+
+    line = cfn_deploy.describe_failure(event, causes)
+    assert line.startswith("BetaFunction (AWS::Lambda::Function): ")
+    assert "InvalidParameterValueException" in line and "python9.9" in line
+    assert "{'Code'" not in line
+    assert cfn_deploy.localstack_log_causes(since + 3600) == {}
