@@ -4,8 +4,11 @@ failed (deleted and created again).
 
 A failed *update* is different: LocalStack 4.14 reports it as ROLLBACK_COMPLETE (AWS says
 UPDATE_ROLLBACK_COMPLETE), although the stack's resources, the previous version's, still exist
-and serve. A stack that ever completed a deployment is therefore never deleted here; the next
-deploy updates it.
+and serve. Nothing is deleted when an update fails. LocalStack does not roll the update back:
+it keeps the resources changed before the failure as changed, and for the failed resource no
+properties at all, so every later change set that includes it fails ("Failed to delete
+resource ..."). The next deploy therefore updates such a stack when no resource is in that
+state, and otherwise deletes the lost functions and the stack and creates it again.
 """
 
 from __future__ import annotations
@@ -153,7 +156,7 @@ def describe_failure(event: dict[str, Any], causes: dict[str, str]) -> str:
     reason = event.get("ResourceStatusReason") or "no reason given"
     cause = causes.get(event.get("ResourceType", ""))
     if cause and reason.startswith("Failed to "):
-        reason = cause
+        reason = cause if len(cause) <= 400 else cause[:400] + " ..."
     return f"{event['LogicalResourceId']} ({event.get('ResourceType')}): {reason}"
 
 
@@ -200,28 +203,68 @@ def delete_stack(stack_name: str, attempts: int = 2) -> None:
     cfn = st.client("cloudformation")
     for attempt in range(1, attempts + 1):
         cfn.delete_stack(StackName=stack_name)
-        started = time.monotonic()
-        while (status := stack_status(stack_name)) not in (None, "DELETE_COMPLETE"):
-            # a retry may still show the previous attempt's DELETE_FAILED for a moment
-            settled = attempt == 1 or time.monotonic() - started > 5
-            if (status == "DELETE_FAILED" and settled) or time.monotonic() - started > 300:
-                break
-            time.sleep(POLL_SECONDS)
-        else:
+        status = _wait_deleted(stack_name)
+        if status in (None, "DELETE_COMPLETE"):
             return
         if attempt == attempts:
             raise DeployError(f"could not delete stack {stack_name}: {status}")
         log(f"stack {stack_name} is {status}: deleting it again")
 
 
+def _wait_deleted(stack_name: str, timeout: float = 300) -> str | None:
+    """The status a deletion ends in. LocalStack shows DELETE_FAILED while it goes on deleting
+    the other resources, so that status counts only once it has held for a while."""
+    started = time.monotonic()
+    failed_since: float | None = None
+    while (status := stack_status(stack_name)) not in (None, "DELETE_COMPLETE"):
+        now = time.monotonic()
+        failed_since = (failed_since or now) if status == "DELETE_FAILED" else None
+        if (failed_since and now - failed_since > 3) or now - started > timeout:
+            break
+        time.sleep(POLL_SECONDS)
+    return status
+
+
+def lost_resources(stack_name: str) -> list[dict[str, Any]]:
+    """Resources whose last operation failed. After a failed update LocalStack 4.14 keeps no
+    properties for them, so every later change set that includes them fails too."""
+    summaries = st.client("cloudformation").list_stack_resources(StackName=stack_name)
+    return [r for r in summaries["StackResourceSummaries"]
+            if r["ResourceStatus"].endswith("_FAILED")]
+
+
+def remove_leftover_functions(resources: list[dict[str, Any]]) -> None:
+    """Delete the functions of lost resources: the stack's deletion cannot (it no longer knows
+    their names), and a function left behind blocks the stack's next creation."""
+    lam = st.client("lambda")
+    for r in resources:
+        if r["ResourceType"] == "AWS::Lambda::Function" and r.get("PhysicalResourceId"):
+            try:
+                lam.delete_function(FunctionName=r["PhysicalResourceId"])
+            except lam.exceptions.ResourceNotFoundException:
+                pass
+
+
+def _after_failed_update(stack_name: str, status: str) -> str | None:
+    """A stack whose update failed: updated in place when LocalStack can, else recreated."""
+    lost = lost_resources(stack_name)
+    if not lost:
+        log(f"stack {stack_name} is {status} after a failed update: updating it")
+        return status
+    names = ", ".join(r["LogicalResourceId"] for r in lost)
+    log(f"stack {stack_name} is {status} after a failed update, and LocalStack can no longer "
+        f"update {names}: recreating the stack (its resources are replaced)")
+    remove_leftover_functions(lost)
+    delete_stack(stack_name)
+    return None
+
+
 def _settled_status(stack_name: str) -> str | None:
-    """The stack's status once it can take a change set: a stack that cannot be updated is
-    deleted (None), one in progress is waited for."""
+    """The stack's status once it can take a change set: a stack whose creation failed is
+    deleted (None), one in progress is waited for, one whose update failed is kept."""
     status = stack_status(stack_name)
     if status in RECREATE and ever_deployed(stack_name):
-        log(f"stack {stack_name} is {status} after a failed update: updating it "
-            "(a stack that was deployed is never deleted)")
-        return status
+        return _after_failed_update(stack_name, status)
     if status in RECREATE:
         log(f"stack {stack_name} is {status} (its creation failed): "
             "deleting it before creating it again")
@@ -292,7 +335,8 @@ def deploy_stack(stack_name: str, body: str, params: list[dict[str, str]], bucke
     cs = _wait_change_set(stack_name, name)
     if cs is None:
         return "unchanged"
-    if change_type == "UPDATE" and not cs.get("Changes"):
+    # (after a failed update LocalStack lists no Changes for a change set that has some)
+    if status in ("CREATE_COMPLETE", "UPDATE_COMPLETE") and not cs.get("Changes"):
         cfn.delete_change_set(StackName=stack_name, ChangeSetName=name)
         return "unchanged"
     log(f"{'creating' if change_type == 'CREATE' else 'updating'} stack {stack_name} ...")

@@ -124,6 +124,7 @@ def test_rollback_complete_stack_is_deleted_only_if_it_never_deployed(
     monkeypatch.setattr(cfn_deploy, "stack_status", lambda name: "ROLLBACK_COMPLETE")
     monkeypatch.setattr(cfn_deploy, "ever_deployed", lambda name: deployed_before)
     monkeypatch.setattr(cfn_deploy, "delete_stack", deletes.append)
+    monkeypatch.setattr(cfn_deploy, "lost_resources", lambda name: [])
 
     # WHEN the deploy settles it before its change set
     status = cfn_deploy._settled_status("s")
@@ -131,6 +132,28 @@ def test_rollback_complete_stack_is_deleted_only_if_it_never_deployed(
     # THEN only a stack that never deployed is deleted (and then created again)
     assert (deletes == ["s"]) is deleted
     assert status == (None if deleted else "ROLLBACK_COMPLETE")
+
+
+def test_failed_update_that_lost_resources_replaces_their_functions_then_recreates(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN a failed update after which LocalStack keeps no properties for one function
+    calls: list[str] = []
+    lost = [{"LogicalResourceId": "Beta", "ResourceType": "AWS::Lambda::Function",
+             "PhysicalResourceId": "s-beta", "ResourceStatus": "UPDATE_FAILED"}]
+    monkeypatch.setattr(cfn_deploy, "stack_status", lambda name: "ROLLBACK_COMPLETE")
+    monkeypatch.setattr(cfn_deploy, "ever_deployed", lambda name: True)
+    monkeypatch.setattr(cfn_deploy, "lost_resources", lambda name: lost)
+    monkeypatch.setattr(cfn_deploy, "remove_leftover_functions",
+                        lambda rs: calls.extend(r["PhysicalResourceId"] for r in rs))
+    monkeypatch.setattr(cfn_deploy, "delete_stack", lambda name: calls.append(f"delete {name}"))
+
+    # WHEN the next deploy settles the stack
+    status = cfn_deploy._settled_status("s")
+
+    # THEN the leftover function goes first (it would block the creation), then the stack
+    assert calls == ["s-beta", "delete s"]
+    assert status is None
 
 
 def test_failed_resource_reason_comes_from_localstack_log(
