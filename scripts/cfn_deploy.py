@@ -76,21 +76,35 @@ def ever_deployed(stack_name: str) -> bool:
     return False
 
 
-def _same_deployment(stack_name: str, body: str, params: list[dict[str, str]]) -> bool:
-    """True when the stack already runs exactly this template with these parameters."""
+Deployment = tuple[str, list[dict[str, str]]]  # template body, parameters
+
+
+def deployed_template(stack_name: str) -> Deployment | None:
+    """The template and parameters the stack runs, or None when they cannot be read."""
     cfn = st.client("cloudformation")
     try:
         current = cfn.get_template(StackName=stack_name, TemplateStage="Original")["TemplateBody"]
         deployed = cfn.describe_stacks(StackName=stack_name)["Stacks"][0].get("Parameters", [])
     except ClientError:
-        return False
+        return None
     if isinstance(current, dict):
         current = json.dumps(current, separators=(",", ":"), sort_keys=True)
+    params = [{"ParameterKey": p["ParameterKey"], "ParameterValue": p.get("ParameterValue", "")}
+              for p in deployed]
+    return current, params
+
+
+def _same_deployment(deployed: Deployment | None, body: str, params: list[dict[str, str]]
+                     ) -> bool:
+    """True when the stack already runs exactly this template with these parameters."""
+    if deployed is None:
+        return False
+    current, deployed_params = deployed
     try:
         same_body = json.loads(current) == json.loads(body)
     except (TypeError, ValueError):
         same_body = current == body
-    have = {p["ParameterKey"]: p.get("ParameterValue") for p in deployed}
+    have = {p["ParameterKey"]: p.get("ParameterValue") for p in deployed_params}
     want = {p["ParameterKey"]: p["ParameterValue"] for p in params}
     return same_body and all(have.get(k) == v for k, v in want.items())
 
@@ -164,8 +178,7 @@ def failure_message(stack_name: str, status: str, causes: list[str], update: boo
     """What failed, and for an update that the previous version is still what runs."""
     head = f"stack {stack_name} ended {status}"
     if update:
-        head = (f"update of stack {stack_name} failed ({status}); nothing was deleted: "
-                "the resources of the previous deployment are still in place")
+        head = f"update of stack {stack_name} failed ({status})"
     return head + ":\n  " + "\n  ".join(causes)
 
 
@@ -310,18 +323,10 @@ def _wait_change_set(stack_name: str, name: str) -> dict[str, Any] | None:
         time.sleep(0.2)
 
 
-def deploy_stack(stack_name: str, body: str, params: list[dict[str, str]], bucket: str) -> str:
-    """Create or update the stack through one change set; returns what happened."""
+def _run_change_set(stack_name: str, change_type: str, body: str,
+                    params: list[dict[str, str]], bucket: str, clean: bool) -> str:
+    """Create, execute and follow one change set; "unchanged" when it holds no changes."""
     cfn = st.client("cloudformation")
-    status = _settled_status(stack_name)
-    # Only a cleanly deployed stack can be "unchanged" (after a rollback, the template
-    # CloudFormation reports may be the one that failed).
-    if status in ("CREATE_COMPLETE", "UPDATE_COMPLETE") and _same_deployment(
-        stack_name, body, params
-    ):
-        return "unchanged"
-
-    change_type = "UPDATE" if status and status != "REVIEW_IN_PROGRESS" else "CREATE"
     name = f"deploy-{int(time.time() * 1000)}"
     since = time.time()
     cfn.create_change_set(
@@ -336,9 +341,47 @@ def deploy_stack(stack_name: str, body: str, params: list[dict[str, str]], bucke
     if cs is None:
         return "unchanged"
     # (after a failed update LocalStack lists no Changes for a change set that has some)
-    if status in ("CREATE_COMPLETE", "UPDATE_COMPLETE") and not cs.get("Changes"):
+    if clean and not cs.get("Changes"):
         cfn.delete_change_set(StackName=stack_name, ChangeSetName=name)
         return "unchanged"
     log(f"{'creating' if change_type == 'CREATE' else 'updating'} stack {stack_name} ...")
     cfn.execute_change_set(StackName=stack_name, ChangeSetName=name)
     return wait_stack(stack_name, since, update=change_type == "UPDATE")
+
+
+def restore_previous(stack_name: str, previous: Deployment, bucket: str) -> str:
+    """Roll a failed update back as AWS does, which LocalStack 4.14 does not: deploy the
+    previous template again, by recreating the stack if LocalStack lost a resource."""
+    body, params = previous
+    change_type = "UPDATE"
+    if lost := lost_resources(stack_name):
+        remove_leftover_functions(lost)
+        delete_stack(stack_name)
+        change_type = "CREATE"
+    return _run_change_set(stack_name, change_type, body, params, bucket, clean=False)
+
+
+def deploy_stack(stack_name: str, body: str, params: list[dict[str, str]], bucket: str) -> str:
+    """Create or update the stack through one change set; returns what happened."""
+    status = _settled_status(stack_name)
+    # Only a cleanly deployed stack can be "unchanged" or restored (after a failed update,
+    # the template CloudFormation reports may be the one that failed).
+    clean = status in ("CREATE_COMPLETE", "UPDATE_COMPLETE")
+    previous = deployed_template(stack_name) if clean else None
+    if _same_deployment(previous, body, params):
+        return "unchanged"
+    change_type = "UPDATE" if status and status != "REVIEW_IN_PROGRESS" else "CREATE"
+    try:
+        return _run_change_set(stack_name, change_type, body, params, bucket, clean)
+    except DeployError as failure:
+        # AWS ends a failed update in UPDATE_ROLLBACK_COMPLETE, rolled back; LocalStack says
+        # ROLLBACK_COMPLETE and leaves what it changed before the failure changed.
+        if previous is None or stack_status(stack_name) != "ROLLBACK_COMPLETE":
+            raise
+        log("LocalStack does not roll a failed update back: restoring the previous deployment")
+        try:
+            restore_previous(stack_name, previous, bucket)
+        except DeployError as e:
+            raise DeployError(f"{failure}\nrestoring the previous deployment failed too: {e}"
+                              ) from None
+        raise DeployError(f"{failure}\nthe previous deployment was restored") from None
