@@ -24,7 +24,6 @@ from artifacts import artifacts_bucket
 pytestmark = pytest.mark.integration
 
 TEMPLATE = """\
-AWSTemplateFormatVersion: '2010-09-09'
 Transform: AWS::Serverless-2016-10-31
 Resources:
   AlphaFunction:
