@@ -3,6 +3,8 @@
     .venv/bin/python scripts/deploy.py [--template template.yaml] [--stack-name NAME] [--hot-reload]
 
 Steps, each skipped when its input did not change:
+0. validate: cfn-lint (the SAM translation included); an error stops the deploy before any AWS
+   call, printed as file:line:column -- template_check.py;
 1. layer: `pip install --platform manylinux2014_x86_64 (+ _2_28, _2_34) --python-version 3.13
    --only-binary=:all:` of requirements/functions.txt into .build/layer/python, zipped, and
    published as a Lambda layer version whose Description carries the requirements hash (so a
@@ -14,8 +16,8 @@ Steps, each skipped when its input did not change:
    -- artifacts.py;
 3. parameters: the data-layer names from the spec (data_layer.py), PARAM_<Name> overrides;
 4. CloudFormation: one change set (create or update), executed and followed by polling the
-   stack events every 0.25 s; a template + parameters identical to the deployed ones is a no-op
-   -- cfn_deploy.py;
+   stack events every 0.25 s; a template + parameters identical to the deployed ones is a no-op;
+   a failed update is rolled back to the previous deployment (LocalStack does not) -- cfn_deploy.py;
 5. wiring SAM cannot express for pre-existing resources: images-bucket -> thumbnail function
    -- app_wiring.py;
 6. outputs (ApiUrl rewritten to the LocalStack form) printed and written to .build/outputs.json.
