@@ -27,6 +27,7 @@ import stack as st
 from artifacts import upload_once
 from endpoint import endpoint_url, is_local, region
 from launcher.config import contract  # the launcher puts plugins/ on sys.path
+from leftovers import remove_leftovers
 from polling import wait_until
 from stack import DeployError, log
 
@@ -246,16 +247,17 @@ def lost_resources(stack_name: str) -> list[dict[str, Any]]:
             if r["ResourceStatus"].endswith("_FAILED")]
 
 
-def remove_leftover_functions(resources: list[dict[str, Any]]) -> None:
-    """Delete the functions of lost resources: the stack's deletion cannot (it no longer knows
-    their names), and a function left behind blocks the stack's next creation."""
-    lam = st.client("lambda")
-    for r in resources:
-        if r["ResourceType"] == "AWS::Lambda::Function" and r.get("PhysicalResourceId"):
-            try:
-                lam.delete_function(FunctionName=r["PhysicalResourceId"])
-            except lam.exceptions.ResourceNotFoundException:
-                pass
+def all_resources(stack_name: str) -> list[dict[str, Any]]:
+    paginator = st.client("cloudformation").get_paginator("list_stack_resources")
+    return [r for page in paginator.paginate(StackName=stack_name)
+            for r in page["StackResourceSummaries"]]
+
+
+def recreate_from_scratch(stack_name: str) -> None:
+    """Delete the stack, then whatever LocalStack's deletion left of its resources."""
+    resources = all_resources(stack_name)
+    delete_stack(stack_name)
+    remove_leftovers(resources)
 
 
 def _after_failed_update(stack_name: str, status: str) -> str | None:
@@ -267,8 +269,7 @@ def _after_failed_update(stack_name: str, status: str) -> str | None:
     names = ", ".join(r["LogicalResourceId"] for r in lost)
     log(f"stack {stack_name} is {status} after a failed update, and LocalStack can no longer "
         f"update {names}: recreating the stack (its resources are replaced)")
-    remove_leftover_functions(lost)
-    delete_stack(stack_name)
+    recreate_from_scratch(stack_name)
     return None
 
 
@@ -281,7 +282,7 @@ def _settled_status(stack_name: str) -> str | None:
     if status in RECREATE:
         log(f"stack {stack_name} is {status} (its creation failed): "
             "deleting it before creating it again")
-        delete_stack(stack_name)
+        recreate_from_scratch(stack_name)
         return None
     if status and status.endswith("_IN_PROGRESS") and status != "REVIEW_IN_PROGRESS":
         log(f"stack {stack_name} is {status}: waiting for it to settle")
@@ -354,9 +355,8 @@ def restore_previous(stack_name: str, previous: Deployment, bucket: str) -> str:
     previous template again, by recreating the stack if LocalStack lost a resource."""
     body, params = previous
     change_type = "UPDATE"
-    if lost := lost_resources(stack_name):
-        remove_leftover_functions(lost)
-        delete_stack(stack_name)
+    if lost_resources(stack_name):
+        recreate_from_scratch(stack_name)
         change_type = "CREATE"
     return _run_change_set(stack_name, change_type, body, params, bucket, clean=False)
 

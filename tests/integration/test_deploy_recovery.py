@@ -20,6 +20,7 @@ import cfn_deploy
 import deploy
 import stack as st
 from artifacts import artifacts_bucket
+from leftovers import remove_leftovers
 
 pytestmark = pytest.mark.integration
 
@@ -89,7 +90,7 @@ def small_stack(tmp_path: Path, localstack: str, monkeypatch: pytest.MonkeyPatch
     wait_until(lambda: cfn_deploy.stack_status(s.name) in (None, "DELETE_COMPLETE",
                                                           "DELETE_FAILED"),
                timeout=120, interval=0.2, message=f"{s.name} deleted")
-    cfn_deploy.remove_leftover_functions(
+    remove_leftovers(
         [{"ResourceType": "AWS::Lambda::Function", "PhysicalResourceId": f} for f in functions])
     s3 = st.client("s3")
     bucket = artifacts_bucket(s.name)

@@ -10,6 +10,7 @@ import pytest
 
 import cfn_deploy
 import deploy
+import leftovers
 import stack as st
 import template_check
 
@@ -104,7 +105,7 @@ def test_rollback_complete_stack_is_deleted_only_if_it_never_deployed(
     deletes: list[str] = []
     monkeypatch.setattr(cfn_deploy, "stack_status", lambda name: "ROLLBACK_COMPLETE")
     monkeypatch.setattr(cfn_deploy, "ever_deployed", lambda name: deployed_before)
-    monkeypatch.setattr(cfn_deploy, "delete_stack", deletes.append)
+    monkeypatch.setattr(cfn_deploy, "recreate_from_scratch", deletes.append)
     monkeypatch.setattr(cfn_deploy, "lost_resources", lambda name: [])
 
     # WHEN the deploy settles it before its change set
@@ -115,25 +116,32 @@ def test_rollback_complete_stack_is_deleted_only_if_it_never_deployed(
     assert status == (None if deleted else "ROLLBACK_COMPLETE")
 
 
-def test_failed_update_that_lost_resources_replaces_their_functions_then_recreates(
+def test_failed_update_that_lost_a_resource_recreates_without_leftovers(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # GIVEN a failed update after which LocalStack keeps no properties for one function
     calls: list[str] = []
-    lost = [{"LogicalResourceId": "Beta", "ResourceType": "AWS::Lambda::Function",
-             "PhysicalResourceId": "s-beta", "ResourceStatus": "UPDATE_FAILED"}]
+    resources = [
+        {"LogicalResourceId": "Alpha", "ResourceType": "AWS::Lambda::Function",
+         "PhysicalResourceId": "s-alpha"},
+        {"ResourceType": "AWS::Lambda::EventSourceMapping", "PhysicalResourceId": "uuid-1"},
+        {"ResourceType": "AWS::IAM::Role", "PhysicalResourceId": "s-role"},
+    ]
     monkeypatch.setattr(cfn_deploy, "stack_status", lambda name: "ROLLBACK_COMPLETE")
     monkeypatch.setattr(cfn_deploy, "ever_deployed", lambda name: True)
-    monkeypatch.setattr(cfn_deploy, "lost_resources", lambda name: lost)
-    monkeypatch.setattr(cfn_deploy, "remove_leftover_functions",
-                        lambda rs: calls.extend(r["PhysicalResourceId"] for r in rs))
+    monkeypatch.setattr(cfn_deploy, "lost_resources", lambda name: resources[:1])
+    monkeypatch.setattr(cfn_deploy, "all_resources", lambda name: resources)
     monkeypatch.setattr(cfn_deploy, "delete_stack", lambda name: calls.append(f"delete {name}"))
+    monkeypatch.setitem(leftovers.DELETERS, "AWS::Lambda::Function",
+                        lambda pid: calls.append(f"function {pid}"))
+    monkeypatch.setitem(leftovers.DELETERS, "AWS::Lambda::EventSourceMapping",
+                        lambda pid: calls.append(f"mapping {pid}"))
 
     # WHEN the next deploy settles the stack
     status = cfn_deploy._settled_status("s")
 
-    # THEN the leftover function goes first (it would block the creation), then the stack
-    assert calls == ["s-beta", "delete s"]
+    # THEN the stack is deleted, then what LocalStack's deletion left (mappings first)
+    assert calls == ["delete s", "mapping uuid-1", "function s-alpha"]
     assert status is None
 
 
