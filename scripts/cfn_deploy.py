@@ -110,6 +110,10 @@ def _same_deployment(deployed: Deployment | None, body: str, params: list[dict[s
     return same_body and all(have.get(k) == v for k, v in want.items())
 
 
+class RestoredError(DeployError):
+    """The update failed and the previous deployment was deployed again (maybe recreated)."""
+
+
 class EventPrinter:
     """Prints stack events once each, oldest first, as they appear."""
 
@@ -197,11 +201,11 @@ def wait_stack(stack_name: str, since: float, timeout: float = 600, update: bool
         printer.poll()
         if status in TERMINAL_BAD:
             causes = localstack_log_causes(since)
-            why = [
-                describe_failure(e, causes)
-                for e in printer.failures
-                if e["LogicalResourceId"] != stack_name
-            ] or [stack.get("StackStatusReason") or "no reason given"]
+            failed = [e for e in printer.failures if e["LogicalResourceId"] != stack_name]
+            # resources LocalStack marks failed only because another one failed carry no reason
+            failed = [e for e in failed if e.get("ResourceStatusReason")] or failed
+            why = [describe_failure(e, causes) for e in failed] or [
+                stack.get("StackStatusReason") or "no reason given"]
             raise DeployError(failure_message(stack_name, status, why, update))
         return status
 
@@ -384,4 +388,4 @@ def deploy_stack(stack_name: str, body: str, params: list[dict[str, str]], bucke
         except DeployError as e:
             raise DeployError(f"{failure}\nrestoring the previous deployment failed too: {e}"
                               ) from None
-        raise DeployError(f"{failure}\nthe previous deployment was restored") from None
+        raise RestoredError(f"{failure}\nthe previous deployment was restored") from None

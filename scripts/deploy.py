@@ -47,7 +47,7 @@ from artifacts import (
     package_template,
     publish_layer,
 )
-from cfn_deploy import deploy_stack
+from cfn_deploy import RestoredError, deploy_stack
 from endpoint import check_endpoint, is_local, region
 from polling import wait_until
 from stack import ROOT, DeployError, log
@@ -182,13 +182,22 @@ def run(
     template = package_template(template, packager)
     body = json.dumps(template, separators=(",", ":"), sort_keys=True)
     params = stack_parameters(template, layer_arn)
-    status = deploy_stack(stack_name, body, params, bucket)
+    try:
+        status = deploy_stack(stack_name, body, params, bucket)
+    except RestoredError:
+        finish(stack_name)  # a restore may have recreated the API (a new id) and the mappings
+        raise
+    outputs, wired = finish(stack_name)
+    return DeployResult(stack_name, status, time.monotonic() - t0, outputs, wired)
 
+
+def finish(stack_name: str) -> tuple[dict[str, str], str | None]:
+    """Wire, wait for the event sources and write the outputs of the deployed stack."""
     outputs = collect_outputs(stack_name)
     wired = wire_thumbnail_notification(stack_name, outputs)
     wait_event_sources(stack_name)
     st.write_outputs(stack_name, outputs)
-    return DeployResult(stack_name, status, time.monotonic() - t0, outputs, wired)
+    return outputs, wired
 
 
 def deploy(
