@@ -171,3 +171,26 @@ def test_failed_resource_reason_comes_from_localstack_log(
     assert "InvalidParameterValueException" in line and "python9.9" in line
     assert "{'Code'" not in line
     assert cfn_deploy.localstack_log_causes(since + 3600) == {}
+
+
+def test_a_restored_deployment_still_gets_its_outputs_rewritten(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN an update that failed and was restored by recreating the stack (a new API id)
+    finished: list[str] = []
+    for name, value in {"check_template": lambda *a: None, "load_template": lambda p: {},
+                        "ensure_bucket": lambda b: None, "stack_parameters": lambda t, a: [],
+                        "finish": finished.append}.items():
+        monkeypatch.setattr(deploy, name, value)
+
+    def restored(*args: Any) -> str:
+        raise cfn_deploy.RestoredError("update failed\nthe previous deployment was restored")
+
+    monkeypatch.setattr(deploy, "deploy_stack", restored)
+
+    # WHEN the deploy reports the failure
+    with pytest.raises(cfn_deploy.RestoredError):
+        deploy.run(write(tmp_path, VALID), "s", hot_reload=False)
+
+    # THEN the outputs (ApiUrl) and the wiring were refreshed first
+    assert finished == ["s"]
