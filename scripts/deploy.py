@@ -3,6 +3,8 @@
     .venv/bin/python scripts/deploy.py [--template template.yaml] [--stack-name NAME] [--hot-reload]
 
 Steps, each skipped when its input did not change:
+0. validate: cfn-lint (the SAM translation included); an error stops the deploy before any AWS
+   call, printed as file:line:column -- template_check.py;
 1. layer: `pip install --platform manylinux2014_x86_64 (+ _2_28, _2_34) --python-version 3.13
    --only-binary=:all:` of requirements/functions.txt into .build/layer/python, zipped, and
    published as a Lambda layer version whose Description carries the requirements hash (so a
@@ -14,8 +16,8 @@ Steps, each skipped when its input did not change:
    -- artifacts.py;
 3. parameters: the data-layer names from the spec (data_layer.py), PARAM_<Name> overrides;
 4. CloudFormation: one change set (create or update), executed and followed by polling the
-   stack events every 0.25 s; a template + parameters identical to the deployed ones is a no-op
-   -- cfn_deploy.py;
+   stack events every 0.25 s; a template + parameters identical to the deployed ones is a no-op;
+   a failed update is rolled back to the previous deployment (LocalStack does not) -- cfn_deploy.py;
 5. wiring SAM cannot express for pre-existing resources: images-bucket -> thumbnail function
    -- app_wiring.py;
 6. outputs (ApiUrl rewritten to the LocalStack form) printed and written to .build/outputs.json.
@@ -45,10 +47,11 @@ from artifacts import (
     package_template,
     publish_layer,
 )
-from cfn_deploy import deploy_stack
-from endpoint import check_endpoint, is_local
+from cfn_deploy import RestoredError, deploy_stack
+from endpoint import check_endpoint, is_local, region
 from polling import wait_until
 from stack import ROOT, DeployError, log
+from template_check import check_template
 
 LAYER_PARAMETER = "DependenciesLayerArn"
 
@@ -169,6 +172,7 @@ def run(
     if not template_path.exists():
         raise DeployError(f"no template at {template_path}")
 
+    check_template(template_path, region())
     template = load_template(template_path)
     bucket = artifacts_bucket(stack_name)
     ensure_bucket(bucket)
@@ -178,13 +182,22 @@ def run(
     template = package_template(template, packager)
     body = json.dumps(template, separators=(",", ":"), sort_keys=True)
     params = stack_parameters(template, layer_arn)
-    status = deploy_stack(stack_name, body, params, bucket)
+    try:
+        status = deploy_stack(stack_name, body, params, bucket)
+    except RestoredError:
+        finish(stack_name)  # a restore may have recreated the API (a new id) and the mappings
+        raise
+    outputs, wired = finish(stack_name)
+    return DeployResult(stack_name, status, time.monotonic() - t0, outputs, wired)
 
+
+def finish(stack_name: str) -> tuple[dict[str, str], str | None]:
+    """Wire, wait for the event sources and write the outputs of the deployed stack."""
     outputs = collect_outputs(stack_name)
     wired = wire_thumbnail_notification(stack_name, outputs)
     wait_event_sources(stack_name)
     st.write_outputs(stack_name, outputs)
-    return DeployResult(stack_name, status, time.monotonic() - t0, outputs, wired)
+    return outputs, wired
 
 
 def deploy(
