@@ -200,7 +200,8 @@ def load_template(path: Path) -> dict[str, Any]:
     """Parse YAML with CloudFormation tags (!Ref, !Sub ...) into plain JSON-able data.
 
     SAM's own parser (the one `sam` and `aws cloudformation package` use): importing cfn-lint's
-    loader instead cost ~0.7 s of every deploy. Duplicate keys are cfn-lint's job (`make lint`).
+    loader instead cost ~0.7 s of every deploy. Duplicate keys are cfn-lint's job (template_check,
+    before every deploy).
     """
     from samtranslator.yaml_helper import yaml_parse
 
