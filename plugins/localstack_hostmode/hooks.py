@@ -8,6 +8,14 @@
   mapping, would otherwise call back into the stopping gateway and hang it), SIGUSR2 dumps every
   thread's stack to the log, and once LocalStack has shut down in order the process exits
   without the interpreter's final garbage collection (seconds after a deploy).
+
+Why the exit hooks into ``threading``: after ``main()`` returns, the interpreter first joins every
+non-daemon thread (``threading._shutdown``, where ``concurrent.futures`` also joins its pool
+workers) and only then runs ``atexit`` handlers. A pool worker still in a task (LocalStack's
+executors are non-daemon: e.g. a Lambda service task or an invocation blocked on a backend that
+is gone) held the main thread there until ``down`` sent SIGKILL. Registered with
+``threading._register_atexit`` after ``concurrent.futures`` (so it runs before its join), the
+exit names the threads it leaves behind in the log, runs the atexit handlers, and leaves.
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 
 from localstack.runtime import hooks
 
@@ -27,6 +36,31 @@ LOG = logging.getLogger(__name__)
 WORKER_MODULE = "localstack_hostmode.lambda_runtime.process"
 
 
+def _stopped_runtime():
+    """LocalStack's runtime if it shut down in order, else None (keep Python's exit path)."""
+    try:
+        from localstack.runtime import current
+
+        runtime = current.get_current_runtime()
+    except Exception:
+        return None
+    if not runtime.stopped.is_set() or hasattr(sys, "last_exc"):
+        return None  # not an orderly shutdown, or an unhandled exception
+    return runtime
+
+
+def _exit_before_joining_threads() -> None:
+    """threading-atexit: after an orderly shutdown, do not wait for non-daemon threads."""
+    if _stopped_runtime() is None:
+        return
+    left = [t.name for t in threading.enumerate()
+            if t is not threading.current_thread() and not t.daemon and t.is_alive()]
+    if left:
+        LOG.info("exiting without waiting for %d non-daemon thread(s): %s", len(left),
+                 ", ".join(sorted(left)))
+    atexit._run_exitfuncs()  # ends in _exit_without_final_gc
+
+
 def _exit_without_final_gc() -> None:
     """After an orderly shutdown, leave without the interpreter's final garbage collection.
 
@@ -34,14 +68,9 @@ def _exit_without_final_gc() -> None:
     left is freeing memory, which took 3-4 s of GC here after a deploy. atexit runs handlers
     registered later than this one first; logging's (registered earlier) is called here.
     """
-    try:
-        from localstack.runtime import current
-
-        runtime = current.get_current_runtime()
-    except Exception:
+    runtime = _stopped_runtime()
+    if runtime is None:
         return
-    if not runtime.stopped.is_set() or hasattr(sys, "last_exc"):
-        return  # not an orderly shutdown, or an unhandled exception: keep Python's exit path
     code = runtime.exit_code
     try:
         logging.shutdown()
@@ -77,4 +106,7 @@ def hostmode_shutdown() -> None:
     # `down` sends SIGUSR2 before SIGKILL: every thread's stack lands in the log, to show what hung
     faulthandler.register(signal.SIGUSR2, file=sys.__stderr__, all_threads=True)
     if os.environ.get("HOSTMODE_FAST_EXIT", "1") != "0":
+        import concurrent.futures.thread  # noqa: F401  (its join must be registered before ours)
+
         atexit.register(_exit_without_final_gc)
+        threading._register_atexit(_exit_before_joining_threads)
