@@ -166,8 +166,13 @@ def print_lines(event, context):
     return {"printed": len(event["lines"])}
 
 
+def pid(event, context):
+    return {"pid": os.getpid()}
+
+
 ACTIONS = {
     "echo": echo,
+    "pid": pid,
     "info": info,
     "fail": fail,
     "exit": exit_process,
