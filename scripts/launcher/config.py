@@ -6,6 +6,7 @@ reads from its environment) come from ``plugins/localstack_hostmode/contract.py`
 
 from __future__ import annotations
 
+import ast
 import os
 import sys
 from pathlib import Path
@@ -124,9 +125,57 @@ def packages_env() -> dict[str, str]:
     return env
 
 
+# What of the caller's environment LocalStack gets (see localstack_env)
+PASSED_NAMES = frozenset({
+    "PATH", "HOME", "USER", "LOGNAME", "SHELL", "TERM", "LANG", "LANGUAGE", "TZ", "TMPDIR",
+    "NO_COLOR", "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE",
+})
+PASSED_PREFIXES = ("LOCALSTACK_", "HOSTMODE_", "LAMBDA_", "PROVIDER_OVERRIDE_", "AWS_", "LC_",
+                   "PYENV")
+# AWS credentials stay out: LocalStack takes any, init scripts default to test/test
+WITHHELD_NAMES = frozenset({
+    "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",
+    "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+})
+
+
+def localstack_config_names() -> frozenset[str]:
+    """The environment variables LocalStack's config reads (its CONFIG_ENV_VARS list, read from
+    the installed source: the launcher does not import LocalStack)."""
+    for source in sorted(LS_VENV.glob("lib/python3*/site-packages/localstack/config.py")):
+        try:
+            tree = ast.parse(source.read_text(encoding="utf-8"))
+        except (OSError, SyntaxError, ValueError):
+            continue
+        for node in tree.body:
+            if (isinstance(node, ast.Assign) and isinstance(node.value, ast.List)
+                    and any(getattr(t, "id", None) == "CONFIG_ENV_VARS" for t in node.targets)):
+                return frozenset(e.value for e in node.value.elts
+                                 if isinstance(e, ast.Constant) and isinstance(e.value, str))
+    return frozenset()
+
+
+def passed_env(environ: dict[str, str], config_names: frozenset[str]) -> dict[str, str]:
+    """The part of `environ` LocalStack may see: the names in PASSED_NAMES, those starting with
+    a PASSED_PREFIXES entry (minus AWS credentials), and LocalStack's own config names."""
+    def passed(key: str) -> bool:
+        if key in WITHHELD_NAMES:
+            return False
+        return key in PASSED_NAMES or key in config_names or key.startswith(PASSED_PREFIXES)
+
+    return {key: value for key, value in environ.items() if passed(key)}
+
+
 def localstack_env(token: str) -> dict[str, str]:
+    """LocalStack's environment: minimal, because everything in it is readable by any Lambda
+    handler (/proc/<LocalStack's pid>/environ). The rule: only what LocalStack and its children
+    need passes (passed_env: the basics -- PATH, HOME, locale, TMPDIR, certificates --, the
+    LOCALSTACK_/HOSTMODE_/LAMBDA_/AWS_ knobs without credentials, pyenv's variables that
+    find interpreters, and the names LocalStack's config reads); the rest of the caller's
+    shell (tokens, passwords, other projects' settings) stays out."""
     p = port()
-    env = clean_env()
+    env = passed_env(clean_env(), localstack_config_names())
     # user-facing defaults; a value in the environment wins
     defaults = {
         # LocalStack's standard names (public DNS -> 127.0.0.1): function URLs are virtual hosts
