@@ -7,12 +7,13 @@ The handlers run on this machine, so the tests see their processes through /proc
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
-import textwrap
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,41 +23,8 @@ from launcher import config
 
 LIMIT_S = 15
 
-HANDLERS = textwrap.dedent('''
-    import os, subprocess, sys, time
-
-    SLEEP = [sys.executable, "-c", "import time; time.sleep(300)"]
-
-    def double_fork():
-        read_end, write_end = os.pipe()
-        if os.fork() == 0:
-            os.setsid()
-            pid = os.fork()
-            if pid == 0:
-                time.sleep(300)
-            os.write(write_end, str(pid).encode())
-            os._exit(0)
-        os.wait()
-        return int(os.read(read_end, 32))
-
-    def escape(event, context):
-        session = subprocess.Popen(SLEEP, start_new_session=True, stdout=subprocess.DEVNULL,
-                                   stderr=subprocess.DEVNULL)
-        return {"pids": [session.pid, double_fork()]}
-
-    def fork_and_exit(event, context):
-        pid = os.fork()
-        if pid == 0:  # holds every pipe of the runtime
-            time.sleep(300)
-            os._exit(0)
-        print(f"CHILD={pid}", flush=True)
-        os._exit(3)
-
-    def parent_environ(event, context):
-        with open(f"/proc/{os.getppid()}/environ", "rb") as f:
-            entries = f.read().split(b"\\0")
-        return sorted({e.split(b"=", 1)[0].decode() for e in entries if b"=" in e})
-''')
+HANDLERS = (Path(__file__).resolve().parents[1] / "unit" / "lambda_runtime"
+            / "sealed_handlers.py")
 
 
 @pytest.fixture
@@ -65,15 +33,13 @@ def spawned() -> Iterator[list[int]]:
     pids: list[int] = []
     yield pids
     for pid in pids:
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
 
 
 def _function(make_function: Any, handler: str) -> str:
     return make_function(handler=f"sealed.{handler}", Timeout=LIMIT_S,
-                         code={"ZipFile": zip_files({"sealed.py": HANDLERS})})
+                         code={"ZipFile": zip_files({"sealed.py": HANDLERS.read_text()})})
 
 
 def _wait_dead(pids: list[int], seconds: float = LIMIT_S) -> list[int]:

@@ -8,7 +8,6 @@ import os
 import re
 import signal
 import sys
-import textwrap
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,36 +20,7 @@ from localstack_hostmode.runtime import frames, sealing
 
 LIMIT_S = 10
 
-HANDLERS = textwrap.dedent('''
-    import os, subprocess, sys, time
-
-    SLEEP = [sys.executable, "-c", "import time; time.sleep(120)"]
-
-    def double_fork():
-        """A grandchild in a session of its own, whose parent is gone (a daemon)."""
-        read_end, write_end = os.pipe()
-        if os.fork() == 0:
-            os.setsid()
-            pid = os.fork()
-            if pid == 0:
-                time.sleep(120)
-            os.write(write_end, str(pid).encode())
-            os._exit(0)
-        os.wait()
-        return int(os.read(read_end, 32))
-
-    def escape(event, context):
-        session = subprocess.Popen(SLEEP, start_new_session=True)
-        return {"pids": [session.pid, double_fork()]}
-
-    def fork_and_exit(event, context):
-        pid = os.fork()
-        if pid == 0:  # keeps every pipe of the runtime open
-            time.sleep(120)
-            os._exit(0)
-        print(f"CHILD={pid}", flush=True)
-        os._exit(3)
-''')
+HANDLERS = Path(__file__).resolve().parent / "sealed_handlers.py"
 
 
 def _alive(pid: int) -> bool:
@@ -82,7 +52,7 @@ def spawned() -> Iterator[list[int]]:
 
 @pytest.fixture
 def runtime(tmp_path: Path) -> Iterator:
-    (tmp_path / "handlers.py").write_text(HANDLERS)
+    (tmp_path / "handlers.py").write_text(HANDLERS.read_text())
     started: list[ChildProcess] = []
 
     def _start(handler: str) -> ChildProcess:
