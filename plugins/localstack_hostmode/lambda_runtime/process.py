@@ -6,6 +6,10 @@ No LocalStack import (unit-tested against a fake runtime child, tests/unit/lambd
 - SparePool: one idle runtime process per interpreter, started ahead of need.
 - The worker registry: every live process, killed at exit or by stop_all_workers().
 
+Sealing (runtime/sealing.py): killing a runtime kills its whole descendant tree (the runtime is
+their subreaper, so a new session or a double fork does not escape), and the runtime's exit is
+seen through a pidfd, not only as EOF on a pipe that a forked child may hold open.
+
 The child's stdout and stderr share one pipe (fd level, so C extensions and subprocesses are
 captured too); everything written before a frame is in that pipe when the frame arrives, which
 keeps the logs of an invocation complete and in order.
