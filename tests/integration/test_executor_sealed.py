@@ -88,7 +88,7 @@ def test_handler_cannot_read_the_callers_shell_through_localstack(
     assert result.function_error is None, result.raw
     names = set(result.payload)
     assert "HOSTMODE_INSTANCE" in names  # the parent is host-mode LocalStack
-    allowed = set(config.passed_env(dict.fromkeys(names, ""), config.localstack_config_names()))
+    allowed = set(config.passed_env(dict.fromkeys(names, ""), config.read_names()))
     allowed |= set(config.localstack_env("token"))
     assert names - allowed == set()
     assert "MY_SECRET_TOKEN" not in names

@@ -14,7 +14,7 @@ def caller_env(monkeypatch: pytest.MonkeyPatch) -> None:
         "AWS_ACCESS_KEY_ID": "AKIAREAL", "AWS_PROFILE": "prod", "DEBUG": "1",
         "HOSTMODE_LAMBDA_MEMORY_LIMIT": "0", "LOCALSTACK_VOLUME_DIR": "/v",
         "PYENV_ROOT": "/home/u/.pyenv", "LC_ALL": "C.UTF-8", "HOME": "/home/u",
-        "AWS_DEFAULT_REGION": "eu-west-1",
+        "AWS_DEFAULT_REGION": "eu-west-1", "ORDERS_QUEUE": "my-orders",
     }.items():
         monkeypatch.setenv(key, value)
 
@@ -37,6 +37,7 @@ def test_what_localstack_and_interpreters_need_passes(caller_env) -> None:
     assert env["HOME"] == "/home/u"
     assert env["AWS_DEFAULT_REGION"] == "eu-west-1"
     assert env["LAMBDA_RUNTIME_EXECUTOR"] == "local-process"
+    assert env["ORDERS_QUEUE"] == "my-orders"  # init-aws.sh creates the queue by that name
 
 
 def test_localstacks_own_config_names_pass() -> None:
