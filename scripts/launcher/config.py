@@ -6,7 +6,10 @@ reads from its environment) come from ``plugins/localstack_hostmode/contract.py`
 
 from __future__ import annotations
 
+import ast
+import json
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -29,6 +32,8 @@ LOCALSTACK_LOCK = ROOT / "requirements" / "localstack.txt"
 LAMBDA_RUNTIME_LOCK = ROOT / "requirements" / "lambda-runtime.txt"
 INIT_SCRIPT = ROOT / "init-aws.sh"
 COMPOSE_FILE = ROOT / "docker-compose.yml"
+# the app's resource names; init-aws.sh applies them, each overridable by its `env` variable
+DATA_LAYER_SPEC = ROOT / "functions" / "common" / "data_layer.json"
 
 HEALTH_TIMEOUT_S = float(os.environ.get("HOSTMODE_START_TIMEOUT", "90"))
 INIT_TIMEOUT_S = float(os.environ.get("HOSTMODE_INIT_TIMEOUT", "120"))
@@ -124,9 +129,89 @@ def packages_env() -> dict[str, str]:
     return env
 
 
+# What of the caller's environment LocalStack gets (see localstack_env)
+PASSED_NAMES = frozenset({
+    "PATH", "HOME", "USER", "LOGNAME", "SHELL", "TERM", "LANG", "LANGUAGE", "TZ", "TMPDIR",
+    "NO_COLOR", "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE",
+})
+PASSED_PREFIXES = ("LOCALSTACK_", "HOSTMODE_", "LAMBDA_", "PROVIDER_OVERRIDE_", "AWS_", "LC_",
+                   "PYENV")
+# AWS credentials stay out: LocalStack takes any, init scripts default to test/test
+WITHHELD_NAMES = frozenset({
+    "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",
+    "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+})
+
+
+def localstack_config_names() -> frozenset[str]:
+    """The environment variables LocalStack's config reads (its CONFIG_ENV_VARS list, read from
+    the installed source: the launcher does not import LocalStack)."""
+    for source in sorted(LS_VENV.glob("lib/python3*/site-packages/localstack/config.py")):
+        try:
+            tree = ast.parse(source.read_text(encoding="utf-8"))
+        except (OSError, SyntaxError, ValueError):
+            continue
+        for node in tree.body:
+            if (isinstance(node, ast.Assign) and isinstance(node.value, ast.List)
+                    and any(getattr(t, "id", None) == "CONFIG_ENV_VARS" for t in node.targets)):
+                return frozenset(e.value for e in node.value.elts
+                                 if isinstance(e, ast.Constant) and isinstance(e.value, str))
+    return frozenset()
+
+
+def _spec_env_names(node: object) -> set[str]:
+    if isinstance(node, dict):
+        found = {node["env"]} if isinstance(node.get("env"), str) else set()
+        for value in node.values():
+            found |= _spec_env_names(value)
+        return found
+    if isinstance(node, list):
+        return set().union(*(_spec_env_names(value) for value in node))
+    return set()
+
+
+def init_script_names() -> frozenset[str]:
+    """The variables the init script reads: those it names ($NAME, ${NAME}) and the data
+    layer's overrides (USERS_TABLE, ORDERS_QUEUE, ...), which it applies through Python."""
+    names: set[str] = set()
+    script = init_script()
+    try:
+        if script is not None:
+            text = script.read_text(encoding="utf-8", errors="replace")
+            names |= set(re.findall(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)", text))
+        names |= _spec_env_names(json.loads(DATA_LAYER_SPEC.read_text(encoding="utf-8")))
+    except (OSError, ValueError):
+        pass
+    return frozenset(names)
+
+
+def read_names() -> frozenset[str]:
+    """The names LocalStack or the init script read, beyond PASSED_NAMES and PASSED_PREFIXES."""
+    return localstack_config_names() | init_script_names()
+
+
+def passed_env(environ: dict[str, str], known_names: frozenset[str]) -> dict[str, str]:
+    """The part of `environ` LocalStack may see: the names in PASSED_NAMES, those starting with
+    a PASSED_PREFIXES entry, and `known_names` (read_names()), minus AWS credentials."""
+    def passed(key: str) -> bool:
+        if key in WITHHELD_NAMES:
+            return False
+        return key in PASSED_NAMES or key in known_names or key.startswith(PASSED_PREFIXES)
+
+    return {key: value for key, value in environ.items() if passed(key)}
+
+
 def localstack_env(token: str) -> dict[str, str]:
+    """LocalStack's environment: minimal, because everything in it is readable by any Lambda
+    handler (/proc/<LocalStack's pid>/environ). The rule: only what LocalStack and its children
+    need passes (passed_env: the basics -- PATH, HOME, locale, TMPDIR, certificates --, the
+    LOCALSTACK_/HOSTMODE_/LAMBDA_/AWS_ knobs without credentials, pyenv's variables that
+    find interpreters, the names LocalStack's config reads, and those the init script reads:
+    init_script_names); the rest of the caller's shell (tokens, passwords, other projects'
+    settings) stays out."""
     p = port()
-    env = clean_env()
+    env = passed_env(clean_env(), read_names())
     # user-facing defaults; a value in the environment wins
     defaults = {
         # LocalStack's standard names (public DNS -> 127.0.0.1): function URLs are virtual hosts

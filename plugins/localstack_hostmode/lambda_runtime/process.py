@@ -6,6 +6,10 @@ No LocalStack import (unit-tested against a fake runtime child, tests/unit/lambd
 - SparePool: one idle runtime process per interpreter, started ahead of need.
 - The worker registry: every live process, killed at exit or by stop_all_workers().
 
+Sealing (runtime/sealing.py): killing a runtime kills its whole descendant tree (the runtime is
+their subreaper, so a new session or a double fork does not escape), and the runtime's exit is
+seen through a pidfd, not only as EOF on a pipe that a forked child may hold open.
+
 The child's stdout and stderr share one pipe (fd level, so C extensions and subprocesses are
 captured too); everything written before a frame is in that pipe when the frame arrives, which
 keeps the logs of an invocation complete and in order.
@@ -33,7 +37,7 @@ import weakref
 from collections.abc import Callable
 
 from localstack_hostmode.lambda_runtime import reports
-from localstack_hostmode.runtime import frames
+from localstack_hostmode.runtime import frames, sealing
 
 LOG = logging.getLogger(__name__)
 
@@ -126,6 +130,7 @@ class ChildProcess:
         self._out = memoryview(b"")
         self._resp_eof = False
         self._log_eof = False
+        self.pidfd = -1  # readable once the runtime process exits (Linux 5.3+)
         self._killed = threading.Event()
         self._io_lock = threading.Lock()
         self.invoked = False
@@ -168,6 +173,7 @@ class ChildProcess:
                     os.close(fd)
         for fd in (self.req_w, self.resp_r, self.log_r):
             os.set_blocking(fd, False)
+        self.pidfd = _open_pidfd(self.popen.pid)
         with _live_lock:
             _live_children.add(self)
 
@@ -184,14 +190,23 @@ class ChildProcess:
         return self.popen.pid if self.popen else None
 
     def kill(self) -> None:
-        """SIGKILL the whole process group, reap the child, close our pipe ends."""
+        """SIGKILL everything the runtime started and the runtime itself, reap it.
+
+        The runtime is stopped first (it starts nothing more), then its descendants are killed:
+        it is their subreaper, so those in a session of their own are among them; then its
+        process group (what is left of it after the runtime exited by itself)."""
         if self._killed.is_set() or self.popen is None:
             return
         self._killed.set()
-        try:
-            os.killpg(self.popen.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+        pid = self.popen.pid
+        # not reaped yet, the pid is still the runtime's (os.kill: one that left its group)
+        unreaped = self.popen.returncode is None
+        if unreaped:
+            _signal(os.kill, pid, signal.SIGSTOP)
+            sealing.kill_descendants(pid)
+        _signal(os.killpg, pid, signal.SIGKILL)
+        if unreaped:
+            _signal(os.kill, pid, signal.SIGKILL)
         try:
             self.returncode = self.popen.wait(timeout=5)
         except subprocess.TimeoutExpired:
@@ -204,7 +219,7 @@ class ChildProcess:
         self.kill()
         if self._io_lock.acquire(timeout=10):
             try:
-                for name in ("req_w", "resp_r", "log_r"):
+                for name in ("req_w", "resp_r", "log_r", "pidfd"):
                     fd = getattr(self, name, -1)
                     if fd >= 0:
                         try:
@@ -218,14 +233,16 @@ class ChildProcess:
             _live_children.discard(self)
 
     def reap(self) -> int | None:
-        """After EOF on the response pipe: the exit status (the process is gone or going)."""
+        """After the pump's EOF: the exit status (the process is gone or going). What it left
+        behind in its process group (a forked child holding a pipe) is killed."""
         if self.popen is None:
             return None
         try:
             self.returncode = self.popen.wait(timeout=2)
         except subprocess.TimeoutExpired:
             # closed its pipe but lingers (e.g. a handler closing fds): treat as dead
-            self.kill()
+            pass
+        self.kill()
         self.dead = True
         return self.returncode
 
@@ -318,6 +335,8 @@ class ChildProcess:
         """A poll over the response pipe, the log pipe (until EOF), the request (if pending)."""
         poller = select.poll()
         poller.register(self.resp_r, select.POLLIN)
+        if self.pidfd >= 0:
+            poller.register(self.pidfd, select.POLLIN)
         if not self._log_eof:
             poller.register(self.log_r, select.POLLIN)
         if self._out:
@@ -329,6 +348,13 @@ class ChildProcess:
         if fd == self.req_w:
             if not self._out or self._write_request():
                 poller.unregister(fd)
+            return
+        if fd == self.pidfd:
+            # the runtime exited: a process it forked may hold the response pipe open, so do
+            # not wait for EOF; what the runtime wrote before it exited is in the pipe now
+            poller.unregister(fd)
+            self._read_remaining_response()
+            self._resp_eof = True
             return
         try:
             data = os.read(fd, READ_CHUNK)
@@ -345,6 +371,16 @@ class ChildProcess:
             else:
                 self._log_eof = True
                 poller.unregister(fd)
+
+    def _read_remaining_response(self) -> None:
+        while True:
+            try:
+                data = os.read(self.resp_r, READ_CHUNK)
+            except (BlockingIOError, OSError):
+                return
+            if not data:
+                return
+            self._rbuf += data
 
     def _write_request(self) -> bool:
         """Write what the pipe takes now; True once the request is written (or cannot be)."""
@@ -376,6 +412,22 @@ class ChildProcess:
         self.out_of_memory = True
         self.kill()
         return True
+
+
+def _signal(send: Callable[[int, int], None], pid: int, signum: int) -> None:
+    try:
+        send(pid, signum)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _open_pidfd(pid: int) -> int:
+    """A pidfd for `pid` (close-on-exec), or -1 where the OS has none: then the runtime's exit
+    is seen as EOF on its response pipe, once every process holding that pipe is gone."""
+    try:
+        return os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        return -1
 
 
 def _poll_timeout_ms(now: float, deadline: float | None, wake_at: float | None) -> int | None:

@@ -17,7 +17,7 @@ import os
 import sys
 import time
 
-from . import logs
+from . import logs, sealing
 from .context import LambdaContext, parse_client_context
 from .errors import (
     BUILT_IN_MODULE_CONFLICT,
@@ -190,7 +190,9 @@ def max_rss_kib():
 
 def _die_with_group():
     """The executor is gone (LocalStack stopped or crashed): never outlive it, and take what
-    the handler spawned along (our process group, when we lead it)."""
+    the handler spawned along: every descendant (those in a session of their own too: we are
+    their subreaper), then our process group, when we lead it."""
+    sealing.kill_descendants(os.getpid())
     if os.getpgid(0) == os.getpid():
         os.killpg(0, 9)
     os._exit(0)
@@ -270,6 +272,14 @@ def claim_spare(reader):
 
 
 def main(argv):
+    sealing.become_subreaper()
+    try:
+        serve(argv)
+    finally:  # the handler raised SystemExit: what it started ends with it
+        sealing.kill_descendants(os.getpid())
+
+
+def serve(argv):
     request_fd, response_fd = int(argv[1]), int(argv[2])
     config = json.loads(argv[3])
     reader = os.fdopen(request_fd, "rb", buffering=1 << 16)
@@ -298,6 +308,7 @@ def main(argv):
         sys.stdout.write(logs.format_error_log(error))
         sys.stdout.flush()
         write_frame(response_fd, KIND_INIT_ERROR, json.dumps(error, ensure_ascii=False).encode())
+        sealing.kill_descendants(os.getpid())
         os._exit(1)
 
     write_frame(response_fd, KIND_READY)
