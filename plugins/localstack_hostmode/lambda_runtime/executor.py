@@ -51,8 +51,8 @@ from localstack_hostmode.lambda_runtime.process import (
     FailedChild,
     Frame,
     PumpEnd,
-    SparePool,
 )
+from localstack_hostmode.lambda_runtime.spares import SparePool
 from localstack_hostmode.patches.lambda_invocation_context import current_invocation
 from localstack_hostmode.runtime import frames
 

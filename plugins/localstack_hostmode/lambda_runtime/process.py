@@ -3,7 +3,7 @@
 No LocalStack import (unit-tested against a fake runtime child, tests/unit/lambda_runtime/).
 - ChildProcess: one spawned runtime process, its request, response and log pipes, and the pump
   that writes a request and collects logs until the child answers with a frame (frames.py).
-- SparePool: one idle runtime process per interpreter, started ahead of need.
+- SparePool (spares.py): one idle runtime process per interpreter, started ahead of need.
 - The worker registry: every live process, killed at exit or by stop_all_workers().
 
 Sealing (runtime/sealing.py): killing a runtime kills its whole descendant tree (the runtime is
@@ -14,8 +14,8 @@ The child's stdout and stderr share one pipe (fd level, so C extensions and subp
 captured too); everything written before a frame is in that pipe when the frame arrives, which
 keeps the logs of an invocation complete and in order.
 
-Over ~400 lines on purpose: the pump, the pipes' state and the spare pool that reuses it are
-one engine; split, each part would reach into the others' internals.
+Over ~400 lines on purpose: the pump and the pipes' state it drives are one engine; split,
+each part would reach into the other's internals.
 """
 
 from __future__ import annotations
@@ -34,7 +34,6 @@ import subprocess
 import threading
 import time
 import weakref
-from collections.abc import Callable
 
 from localstack_hostmode.lambda_runtime import reports
 from localstack_hostmode.runtime import frames, sealing
@@ -173,7 +172,7 @@ class ChildProcess:
                     os.close(fd)
         for fd in (self.req_w, self.resp_r, self.log_r):
             os.set_blocking(fd, False)
-        self.pidfd = _open_pidfd(self.popen.pid)
+        self.pidfd = sealing.open_pidfd(self.popen.pid)
         with _live_lock:
             _live_children.add(self)
 
@@ -202,11 +201,11 @@ class ChildProcess:
         # not reaped yet, the pid is still the runtime's (os.kill: one that left its group)
         unreaped = self.popen.returncode is None
         if unreaped:
-            _signal(os.kill, pid, signal.SIGSTOP)
+            sealing.signal_quietly(os.kill, pid, signal.SIGSTOP)
             sealing.kill_descendants(pid)
-        _signal(os.killpg, pid, signal.SIGKILL)
+        sealing.signal_quietly(os.killpg, pid, signal.SIGKILL)
         if unreaped:
-            _signal(os.kill, pid, signal.SIGKILL)
+            sealing.signal_quietly(os.kill, pid, signal.SIGKILL)
         try:
             self.returncode = self.popen.wait(timeout=5)
         except subprocess.TimeoutExpired:
@@ -414,22 +413,6 @@ class ChildProcess:
         return True
 
 
-def _signal(send: Callable[[int, int], None], pid: int, signum: int) -> None:
-    try:
-        send(pid, signum)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-def _open_pidfd(pid: int) -> int:
-    """A pidfd for `pid` (close-on-exec), or -1 where the OS has none: then the runtime's exit
-    is seen as EOF on its response pipe, once every process holding that pipe is gone."""
-    try:
-        return os.pidfd_open(pid)
-    except (AttributeError, OSError):
-        return -1
-
-
 def _poll_timeout_ms(now: float, deadline: float | None, wake_at: float | None) -> int | None:
     """poll()'s timeout: until the deadline or the next memory check, whichever comes first."""
     remaining = None if deadline is None else deadline - now
@@ -458,63 +441,3 @@ class FailedChild:
 
     def kill(self) -> None:
         pass
-
-
-class SparePool:
-    """One idle runtime process per interpreter, started ahead of need.
-
-    A cold start then skips the interpreter's start-up and the stdlib imports every init needs
-    (about 25 ms of CPU, far more on a busy machine): the spare gets the function's environment,
-    directory and config in a claim frame, and a new spare is started in the background.
-    Functions whose start depends on the process environment itself (an exec wrapper, PYTHON*,
-    locale or dynamic-loader variables, native libraries found through LD_LIBRARY_PATH) are
-    always started directly.
-    """
-
-    def __init__(self, command_for: Callable[[str], list[str]]) -> None:
-        self._command_for = command_for  # interpreter -> the runtime's command line
-        self._lock = threading.Lock()
-        self._spares: dict[str, ChildProcess] = {}
-        self._starting: set[str] = set()
-
-    def take(self, interpreter: str) -> ChildProcess | None:
-        with self._lock:
-            spare = self._spares.pop(interpreter, None)
-        self.replenish(interpreter)
-        if spare is not None and not spare.alive():
-            spare.close()
-            spare = None
-        return spare
-
-    def replenish(self, interpreter: str) -> None:
-        with self._lock:
-            if interpreter in self._spares or interpreter in self._starting:
-                return
-            self._starting.add(interpreter)
-        threading.Thread(
-            target=self._start, args=(interpreter,), name="lambda-spare-runtime", daemon=True
-        ).start()
-
-    def ready(self, interpreter: str) -> bool:
-        """Whether a spare of that interpreter waits now."""
-        with self._lock:
-            return interpreter in self._spares
-
-    def close(self) -> None:
-        """Stop the idle spares (one being started still joins the pool)."""
-        with self._lock:
-            spares, self._spares = list(self._spares.values()), {}
-        for spare in spares:
-            spare.close()
-
-    def _start(self, interpreter: str) -> None:
-        try:
-            env = {"PATH": SPARE_PATH, "LANG": DEFAULT_LANG}
-            spare = ChildProcess(self._command_for(interpreter), {"spare": True}, env, "/")
-            with self._lock:
-                self._spares[interpreter] = spare
-        except Exception as e:
-            LOG.debug("Could not start a spare runtime for %s: %s", interpreter, e)
-        finally:
-            with self._lock:
-                self._starting.discard(interpreter)

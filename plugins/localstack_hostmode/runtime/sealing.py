@@ -77,3 +77,20 @@ def kill_descendants(pid):
             except (ProcessLookupError, PermissionError):
                 pass
     return len(signalled)
+
+
+def signal_quietly(send, pid, signum):
+    """send(pid, signum), ignoring a process that is gone or not ours."""
+    try:
+        send(pid, signum)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def open_pidfd(pid):
+    """A pidfd for `pid` (close-on-exec), or -1 where the OS has none: then the runtime's exit
+    is seen as EOF on its response pipe, once every process holding that pipe is gone."""
+    try:
+        return os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        return -1

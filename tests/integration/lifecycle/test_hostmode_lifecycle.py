@@ -14,6 +14,7 @@ import json
 import os
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -151,6 +152,32 @@ def test_down_kills_a_hung_localstack(instance: None) -> None:
     finally:
         if alive(leader):
             os.kill(leader, signal.SIGKILL)
+
+
+def test_down_with_long_polls_in_flight_needs_no_sigkill(instance: None) -> None:
+    # GIVEN gateway workers busy with SQS long polls (non-daemon pool threads, 20 s each)
+    assert make("up", HOSTMODE_INIT_SCRIPT="").returncode == 0
+    sqs = client("sqs")
+    url = sqs.create_queue(QueueName="hostmode-long-poll")["QueueUrl"]
+    sending = [threading.Event() for _ in range(3)]
+
+    def long_poll(sent: threading.Event) -> None:
+        poller = client("sqs")
+        poller.meta.events.register("before-send.sqs.ReceiveMessage", lambda **_: sent.set())
+        try:
+            poller.receive_message(QueueUrl=url, WaitTimeSeconds=20)
+        except Exception:  # the connection ends with LocalStack; what matters is `down`
+            pass
+
+    for sent in sending:
+        threading.Thread(target=long_poll, args=(sent,), daemon=True).start()
+    assert all(sent.wait(30) for sent in sending), "the long polls were never sent"
+    # WHEN `make down` THEN LocalStack exits in order, without waiting for those threads
+    started = time.monotonic()
+    result = make("down")
+    assert result.returncode == 0, result.stderr
+    assert "SIGKILL" not in result.stderr, result.stderr[-3000:]
+    assert time.monotonic() - started < 5
 
 
 def test_failing_init_script_fails_up_with_its_output(instance: None) -> None:

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from localstack_hostmode.lambda_runtime import process
-from localstack_hostmode.lambda_runtime.process import ChildProcess, Frame, PumpEnd, SparePool
+from localstack_hostmode.lambda_runtime.process import ChildProcess, Frame, PumpEnd
+from localstack_hostmode.lambda_runtime.spares import SparePool
 from localstack_hostmode.runtime import frames
 
 FAKE_CHILD = str(Path(__file__).resolve().parent / "fake_child.py")
