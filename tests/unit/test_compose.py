@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -98,3 +102,23 @@ def test_passes_init_resource_names_through(service: dict) -> None:
     assert {"USERS_TABLE", "ORDERS_QUEUE", "EVENTS_STREAM"} <= set(names)
     for name in names:
         assert name in env, f"init-aws.sh reads {name} but the container does not get it"
+
+
+def test_init_aws_imports_work_from_the_mounts_alone(service: dict, tmp_path: Path) -> None:
+    # the container has only what is mounted under /opt/app: lay that out and import from it
+    app = tmp_path / "opt" / "app"
+    for volume in service["volumes"]:
+        source, target = volume.split(":")[:2]
+        if not (source.startswith("./") and target.startswith("/opt/app/")):
+            continue
+        destination = app / target.removeprefix("/opt/app/")
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        if (ROOT / source).is_dir():
+            shutil.copytree(ROOT / source, destination)
+        else:
+            shutil.copy(ROOT / source, destination)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    code = "import data_layer, endpoint; data_layer.load_spec(); print(endpoint.endpoint_url())"
+    result = subprocess.run([sys.executable, "-c", code], cwd=app / "scripts", env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr

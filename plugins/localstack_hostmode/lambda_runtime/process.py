@@ -182,7 +182,13 @@ class ChildProcess:
         self.send(frames.encode_claim(env, cwd, child_config))
 
     def alive(self) -> bool:
-        return not self.dead and self.popen is not None and self.popen.poll() is None
+        """Running; an exited runtime is not reaped here, so kill() can still signal its
+        process group under a pid that cannot have been reused."""
+        if self.dead or self.popen is None or self.popen.returncode is not None:
+            return False
+        if self.pidfd >= 0:
+            return not select.select([self.pidfd], [], [], 0)[0]
+        return self.popen.poll() is None
 
     @property
     def pid(self) -> int | None:
@@ -236,11 +242,16 @@ class ChildProcess:
         behind in its process group (a forked child holding a pipe) is killed."""
         if self.popen is None:
             return None
-        try:
-            self.returncode = self.popen.wait(timeout=2)
-        except subprocess.TimeoutExpired:
-            # closed its pipe but lingers (e.g. a handler closing fds): treat as dead
-            pass
+        if self.pidfd >= 0:
+            # wait for the exit without reaping: kill() then signals the group while the
+            # zombie still holds the pid (reaped first, the pid could already be another's)
+            select.select([self.pidfd], [], [], 2)
+        else:
+            try:
+                self.returncode = self.popen.wait(timeout=2)
+            except subprocess.TimeoutExpired:
+                pass
+        # one that closed its pipe but lingers (e.g. a handler closing fds) is killed here
         self.kill()
         self.dead = True
         return self.returncode

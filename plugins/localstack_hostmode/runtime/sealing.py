@@ -21,7 +21,7 @@ def become_subreaper():
 
         libc = ctypes.CDLL(None, use_errno=True)
         return libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
-    except (OSError, AttributeError):
+    except (ImportError, OSError, AttributeError):  # e.g. a Python built without _ctypes
         return False
 
 
