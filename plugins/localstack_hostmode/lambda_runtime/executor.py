@@ -45,10 +45,14 @@ from localstack.services.lambda_.invocation.runtime_executor import (
 from localstack_hostmode.lambda_runtime import reports
 from localstack_hostmode.lambda_runtime.hot_reload import watcher_for
 from localstack_hostmode.lambda_runtime.interpreters import find_interpreter
-from localstack_hostmode.lambda_runtime.launch import Launch, build_launch, runtime_command
+from localstack_hostmode.lambda_runtime.launch import (
+    FailedChild,
+    Launch,
+    build_launch,
+    runtime_command,
+)
 from localstack_hostmode.lambda_runtime.process import (
     ChildProcess,
-    FailedChild,
     Frame,
     PumpEnd,
 )

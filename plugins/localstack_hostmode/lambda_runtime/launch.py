@@ -14,7 +14,7 @@ from pathlib import Path
 from localstack_hostmode.contract import RUNTIME_LIB, RUNTIME_LIB_ENV
 from localstack_hostmode.lambda_runtime.hot_reload import watcher_for
 from localstack_hostmode.lambda_runtime.interpreters import find_interpreter
-from localstack_hostmode.lambda_runtime.process import DEFAULT_LANG
+from localstack_hostmode.lambda_runtime.process import DEFAULT_LANG, Frame, PumpEnd
 from localstack_hostmode.lambda_runtime.reports import LogSettings
 from localstack_hostmode.runtime import frames
 
@@ -202,3 +202,24 @@ def build_launch(function_version, env_vars: dict[str, str], response_limit: int
         watchers=[watcher_for(root) for root in hot_roots],
         log_settings=log_settings,
     )
+
+
+class FailedChild:
+    """A runtime that could not even be exec'd (AWS: the bootstrap script exits 127/126)."""
+
+    def __init__(self, returncode: int, message: str):
+        self.returncode = returncode
+        self.init_error: Frame | PumpEnd | None = PumpEnd.EOF
+        self.init_logs = message.encode()
+        self.init_duration_ms = 0.0
+        self.max_rss_kib = 0
+        self.out_of_memory = False
+        self.dead = True
+        self.invoked = False
+        self.tail = bytearray(self.init_logs)
+
+    def close(self) -> None:
+        pass
+
+    def kill(self) -> None:
+        pass

@@ -431,24 +431,3 @@ def _poll_timeout_ms(now: float, deadline: float | None, wake_at: float | None) 
         until_check = max(0.0, wake_at - now)
         remaining = until_check if remaining is None else min(remaining, until_check)
     return None if remaining is None else max(1, math.ceil(remaining * 1000))
-
-
-class FailedChild:
-    """A runtime that could not even be exec'd (AWS: the bootstrap script exits 127/126)."""
-
-    def __init__(self, returncode: int, message: str):
-        self.returncode = returncode
-        self.init_error: Frame | PumpEnd | None = PumpEnd.EOF
-        self.init_logs = message.encode()
-        self.init_duration_ms = 0.0
-        self.max_rss_kib = 0
-        self.out_of_memory = False
-        self.dead = True
-        self.invoked = False
-        self.tail = bytearray(self.init_logs)
-
-    def close(self) -> None:
-        pass
-
-    def kill(self) -> None:
-        pass
