@@ -38,6 +38,9 @@ PATCH_MODULES = (
     "lambda_delete_failed_functions",
     "lambda_invocation_context",
     "apigateway_request_too_large",
+    "sqs_fifo_group_concurrency",
+    "esm_stream_parameters",
+    "esm_stream_bisect",
 )
 
 APPLIED = "applied"
