@@ -36,6 +36,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+import consumers
 import data_layer
 import stack as st
 from app_wiring import wire_thumbnail_notification
@@ -182,6 +183,7 @@ def run(
     template = package_template(template, packager)
     body = json.dumps(template, separators=(",", ":"), sort_keys=True)
     params = stack_parameters(template, layer_arn)
+    consumers.check(stack_name, template)  # one consumer per data-layer event source
     try:
         status = deploy_stack(stack_name, body, params, bucket)
     except RestoredError:

@@ -41,6 +41,7 @@ PATCH_MODULES = (
     "sqs_fifo_group_concurrency",
     "esm_stream_parameters",
     "esm_stream_bisect",
+    "esm_stream_record_age",
 )
 
 APPLIED = "applied"

@@ -1,0 +1,101 @@
+"""scripts/consumers.py: a deploy refuses to add a second consumer of the data layer's sources."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+import consumers
+from stack import DeployError
+
+QUEUE = "arn:aws:sqs:us-east-1:000000000000:orders-queue"
+STREAM = "arn:aws:kinesis:us-east-1:000000000000:stream/events-stream"
+SOURCES = {QUEUE: "orders-queue", STREAM: "events-stream"}
+SAM_SQS = {"Resources": {"Fn": {"Type": "AWS::Serverless::Function", "Properties": {
+    "Events": {"Q": {"Type": "SQS", "Properties": {"Queue": QUEUE}}}}}}}
+
+
+def mapping(source: str, function: str, uuid: str = "u-1") -> dict[str, Any]:
+    return {"EventSourceArn": source, "UUID": uuid,
+            "FunctionArn": f"arn:aws:lambda:us-east-1:000000000000:function:{function}"}
+
+
+def test_templates_with_and_without_event_sources() -> None:
+    assert consumers.has_event_sources(SAM_SQS)
+    assert consumers.has_event_sources({"Resources": {"M": {
+        "Type": "AWS::Lambda::EventSourceMapping"}}})
+    api_only = {"Resources": {"Fn": {"Type": "AWS::Serverless::Function", "Properties": {
+        "Events": {"Get": {"Type": "Api"}}}}, "T": {"Type": "AWS::DynamoDB::Table"}}}
+    assert not consumers.has_event_sources(api_only)
+    assert not consumers.has_event_sources({})
+
+
+def test_only_other_functions_on_shared_sources_are_foreign() -> None:
+    owners = {"other-fn": "other-stack"}
+    found = consumers.foreign_consumers(
+        [mapping(QUEUE, "mine"), mapping(STREAM, "other-fn", "u-2"),
+         mapping("arn:aws:sqs:us-east-1:000000000000:unrelated", "stranger"),
+         mapping(QUEUE, "loose-fn:live", "u-3")],
+        SOURCES, {"mine"}, lambda arn: owners.get(arn.rsplit(":function:", 1)[-1]))
+    assert found == [consumers.Consumer("events-stream", "other-fn", "other-stack", "u-2"),
+                     consumers.Consumer("orders-queue", "loose-fn", None, "u-3")]
+    assert "stack other-stack" in found[0].describe()
+    assert "no stack we know of" in found[1].describe()
+
+
+class FakeLambda:
+    def __init__(self, mappings: list[dict[str, Any]], tags: dict[str, dict[str, str]]):
+        self.mappings, self.tags = mappings, tags
+
+    def get_paginator(self, name: str) -> Any:
+        assert name == "list_event_source_mappings"
+        mappings = self.mappings
+
+        class Pages:
+            def paginate(self) -> list[dict[str, Any]]:
+                return [{"EventSourceMappings": mappings}]
+
+        return Pages()
+
+    def list_tags(self, Resource: str) -> dict[str, Any]:
+        return {"Tags": self.tags.get(Resource, {})}
+
+
+@pytest.fixture
+def other_stack_consumes_the_queue(monkeypatch: pytest.MonkeyPatch) -> FakeLambda:
+    fake = FakeLambda([mapping(QUEUE, "sam-app-orders")], {
+        "arn:aws:lambda:us-east-1:000000000000:function:sam-app-orders":
+            {consumers.STACK_TAG: "sam-app"}})
+    monkeypatch.setattr(consumers, "shared_sources", lambda client: dict(SOURCES))
+    monkeypatch.setattr(consumers, "_own_functions", lambda stack_name: {"second-orders"})
+    monkeypatch.delenv("ALLOW_SHARED_SOURCES", raising=False)
+    return fake
+
+
+def test_a_second_stack_is_refused_with_the_consumer_named(
+        other_stack_consumes_the_queue: FakeLambda) -> None:
+    with pytest.raises(DeployError) as exc:
+        consumers.check("second", SAM_SQS, client=lambda service: other_stack_consumes_the_queue)
+    text = str(exc.value)
+    assert "stack second would be a second consumer" in text
+    assert "orders-queue -> function sam-app-orders (stack sam-app; mapping u-1)" in text
+    assert "ALLOW_SHARED_SOURCES=1" in text
+
+
+def test_allow_shared_sources_only_warns(other_stack_consumes_the_queue: FakeLambda,
+                                         monkeypatch: pytest.MonkeyPatch,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("ALLOW_SHARED_SOURCES", "1")
+    found = consumers.check("second", SAM_SQS,
+                            client=lambda service: other_stack_consumes_the_queue)
+    assert [c.function for c in found] == ["sam-app-orders"]
+    assert "warning: stack second would be a second consumer" in capsys.readouterr().err
+
+
+def test_a_template_without_event_sources_is_not_checked(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_calls(service: str) -> Any:
+        raise AssertionError("no AWS call for a template without event sources")
+
+    assert consumers.check("small", {"Resources": {}}, client=no_calls) == []
