@@ -42,6 +42,7 @@ PATCH_MODULES = (
     "esm_stream_parameters",
     "esm_stream_bisect",
     "esm_stream_record_age",
+    "esm_last_processing_result",
 )
 
 APPLIED = "applied"

@@ -25,6 +25,10 @@ def failure_records(sqs: Any, url: str, wait_until: Callable[..., Any]) -> list[
     return found
 
 
+def last_result(lam: Any, esm: str) -> str:
+    return lam.get_event_source_mapping(UUID=esm)["LastProcessingResult"]
+
+
 def test_partial_batch_failure_retries_from_the_failed_record(
         sqs: Any, kinesis: Any, make_stream: Callable[[], str],
         make_queue: Callable[..., tuple[str, str]], make_mapping: Callable[..., str],
@@ -50,13 +54,13 @@ def test_partial_batch_failure_retries_from_the_failed_record(
 
 
 def test_function_error_retries_then_on_failure_destination(
-        sqs: Any, kinesis: Any, make_stream: Callable[[], str],
+        lam: Any, sqs: Any, kinesis: Any, make_stream: Callable[[], str],
         make_queue: Callable[..., tuple[str, str]], make_mapping: Callable[..., str],
         sink: Sink, wait_until: Callable[..., Any]) -> None:
     stream = make_stream()
     dest_url, dest_arn = make_queue()
     seqs = put_records(kinesis, stream, [{"id": "bad", "fail": "batch"}])
-    make_mapping(EventSourceArn=stream, StartingPosition="TRIM_HORIZON", **FAST,
+    esm = make_mapping(EventSourceArn=stream, StartingPosition="TRIM_HORIZON", **FAST,
                  MaximumRetryAttempts=2,
                  DestinationConfig={"OnFailure": {"Destination": dest_arn}})
 
@@ -69,9 +73,11 @@ def test_function_error_retries_then_on_failure_destination(
     assert failure["requestContext"]["functionArn"].endswith(f":function:{function}")
     info = failure["KinesisBatchInfo"]
     assert info["startSequenceNumber"] == info["endSequenceNumber"] == seqs[0]
+    assert last_result(lam, esm) == "PROBLEM: Function call failed"
     # the stream moves on past the discarded batch
     put_records(kinesis, stream, [{"id": "after"}])
     sink.wait_for(sink.seen("after"), "the next record after the discarded batch")
+    wait_until(lambda: last_result(lam, esm) == "OK", timeout=5, message="LastProcessingResult OK")
 
 
 def test_bisect_batch_on_function_error_isolates_the_bad_record(
@@ -95,12 +101,14 @@ def test_bisect_batch_on_function_error_isolates_the_bad_record(
 
 
 def test_trim_horizon_reads_records_put_before_the_mapping(
-        kinesis: Any, make_stream: Callable[[], str], make_mapping: Callable[..., str],
-        sink: Sink) -> None:
+        lam: Any, kinesis: Any, make_stream: Callable[[], str],
+        make_mapping: Callable[..., str], sink: Sink, wait_until: Callable[..., Any]) -> None:
     stream = make_stream()
     put_records(kinesis, stream, [{"id": "old-1"}, {"id": "old-2"}])
-    make_mapping(EventSourceArn=stream, StartingPosition="TRIM_HORIZON", **FAST)
+    esm = make_mapping(EventSourceArn=stream, StartingPosition="TRIM_HORIZON", **FAST)
+    assert last_result(lam, esm) == "No records processed"
     sink.wait_for(sink.seen("old-1", "old-2"), "the records put before the mapping")
+    wait_until(lambda: last_result(lam, esm) == "OK", timeout=5, message="LastProcessingResult OK")
 
 
 def test_latest_skips_records_put_before_the_mapping(
