@@ -94,11 +94,27 @@ def foreign_consumers(mappings: Iterable[dict[str, Any]], sources: dict[str, str
     return found
 
 
-def _owner(lam: Any, function_arn: str) -> str | None:
+def _owner(lam: Any, function_arn: str, stacks: Callable[[], dict[str, str]]) -> str | None:
+    """The function's stack: its CloudFormation tag (AWS), else a lookup (LocalStack does not
+    tag the functions it creates, nor find a stack by physical id)."""
     try:
-        return lam.list_tags(Resource=function_arn).get("Tags", {}).get(STACK_TAG)
+        tagged = lam.list_tags(Resource=function_arn).get("Tags", {}).get(STACK_TAG)
     except ClientError:
-        return None
+        tagged = None
+    return tagged or stacks().get(function_arn.split(":function:", 1)[-1].split(":", 1)[0])
+
+
+def _function_stacks(client: Callable[[str], Any]) -> dict[str, str]:
+    """Function name -> stack, over every live stack."""
+    cfn = client("cloudformation")
+    found: dict[str, str] = {}
+    for page in cfn.get_paginator("list_stacks").paginate():
+        for summary in page["StackSummaries"]:
+            if summary["StackStatus"] == "DELETE_COMPLETE":
+                continue
+            for name in st.stack_functions(summary["StackName"]).values():
+                found[name] = summary["StackName"]
+    return found
 
 
 def _own_functions(stack_name: str) -> set[str]:
@@ -115,8 +131,16 @@ def find(stack_name: str, client: Callable[[str], Any] = st.client) -> list[Cons
     lam = client("lambda")
     mappings = [m for page in lam.get_paginator("list_event_source_mappings").paginate()
                 for m in page["EventSourceMappings"]]
+    stacks: dict[str, str] | None = None
+
+    def function_stacks() -> dict[str, str]:
+        nonlocal stacks
+        if stacks is None:
+            stacks = _function_stacks(client)
+        return stacks
+
     return foreign_consumers(mappings, sources, _own_functions(stack_name),
-                             lambda arn: _owner(lam, arn))
+                             lambda arn: _owner(lam, arn, function_stacks))
 
 
 def message(stack_name: str, consumers: list[Consumer]) -> str:
