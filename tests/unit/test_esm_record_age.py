@@ -21,7 +21,9 @@ def test_a_backoff_wait_ends_at_the_record_age_deadline() -> None:
     assert capped.wait(30) is False  # would have slept 30 s; the deadline is 20 ms away
     assert (datetime.now(UTC) - started).total_seconds() < 5
     now[0] = 200.0
-    assert capped.wait(30) is False  # past the deadline: no wait at all
+    started = datetime.now(UTC)
+    assert capped.wait(30) is False  # past the deadline: the shortest wait, never a busy loop
+    assert (datetime.now(UTC) - started).total_seconds() < 5
 
 
 def test_shutdown_goes_through_to_the_real_event() -> None:
@@ -36,6 +38,7 @@ def test_arrival_of_kinesis_and_dynamodb_records() -> None:
     assert arrival({"ApproximateArrivalTimestamp": stamp}) == stamp.timestamp()
     assert arrival({"dynamodb": {"ApproximateCreationDateTime": stamp}}) == stamp.timestamp()
     assert arrival({"dynamodb": {"ApproximateCreationDateTime": 12.5}}) == 12.5
+    assert arrival({"dynamodb": {}}) > stamp.timestamp()  # optional: taken as now
 
 
 def test_record_age_context_names_the_condition() -> None:

@@ -20,6 +20,7 @@ Opt-out: ``HOSTMODE_ESM_BISECT=0``.
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from .registry import HostPatch, patch_function
@@ -33,7 +34,9 @@ def _raw_sequence(record: dict) -> str:
 
 
 def _try_once(forward: Any, poller: Any, shard_id: str, records: list[dict]) -> list[dict]:
-    """Forward ``records`` with no retry; the raw records that failed (none: success)."""
+    """Forward ``records`` with no retry; the raw records that failed (none: success), as
+    they were before (DynamoDB's ``transform_into_events`` rewrites a record in place)."""
+    untouched = copy.deepcopy(records)
     parameters = poller.stream_parameters
     processor = poller.processor
     conditions: list[str] = []
@@ -63,7 +66,7 @@ def _try_once(forward: Any, poller: Any, shard_id: str, records: list[dict]) -> 
         del processor.generate_event_failure_context
         del poller.send_events_to_dlq
     failed_sequences = {poller.get_sequence_number(event) for event in failed}
-    return [r for r in records if _raw_sequence(r) in failed_sequences]
+    return [r for r in untouched if _raw_sequence(r) in failed_sequences]
 
 
 def _forward_bisecting(forward: Any, self: Any, shard_id: str, records: list[dict]) -> None:

@@ -14,7 +14,10 @@ What changes, for a mapping with a maximum record age only:
   age, and a record that is already that old is not invoked: LocalStack's own loop then
   discards it to the on-failure destination (the refused try counts as an attempt);
 - the failure context of ``RecordAgeExceeded`` names the condition, the function and the
-  attempts (``requestContext``), like the other conditions.
+  attempts (``requestContext``), like the other conditions;
+- a DynamoDB Streams record's age is its ``ApproximateCreationDateTime``: LocalStack took
+  "now" for every record (so it never discarded one by age, and its on-failure record's
+  ``approximateArrivalOf*`` times were the failure's).
 
 Verified on localstack-core 4.14.0; on any other version the registry (registry.py) skips it.
 Opt-out: ``HOSTMODE_ESM_RECORD_AGE=0``.
@@ -32,6 +35,7 @@ from .registry import HostPatch, patch_function
 
 ESM = "localstack.services.lambda_.event_source_mapping"
 RECORD_AGE_EXCEEDED = "RecordAgeExceeded"
+MIN_WAIT_S = 0.05
 
 
 class AgeCappedShutdown:
@@ -49,8 +53,8 @@ class AgeCappedShutdown:
         self.event.set()
 
     def wait(self, timeout: float | None = None) -> bool:
-        if timeout is not None:
-            timeout = max(0.0, min(timeout, self.deadline - self.clock()))
+        if timeout is not None:  # a floor: never a busy retry loop
+            timeout = min(timeout, max(self.deadline - self.clock(), MIN_WAIT_S))
         return self.event.wait(timeout)
 
 
@@ -58,7 +62,9 @@ def arrival(record: dict) -> float:
     """A GetRecords record's arrival (Kinesis) or creation (DynamoDB Streams), epoch seconds."""
     stamp = record.get("ApproximateArrivalTimestamp")
     if stamp is None:
-        stamp = record["dynamodb"]["ApproximateCreationDateTime"]
+        stamp = (record.get("dynamodb") or {}).get("ApproximateCreationDateTime")
+    if stamp is None:  # optional in DynamoDB Streams: then the record is as old as its batch
+        return time.time()
     return stamp.timestamp() if isinstance(stamp, datetime) else float(stamp)
 
 
@@ -95,6 +101,13 @@ def _forward_within_record_age(forward: Any, self: Any, shard_id: str, records: 
         del processor.process_events_batch
 
 
+def _dynamodb_creation_time(get_arrival: Any, self: Any, record: dict) -> float:
+    created = record["dynamodb"].get("ApproximateCreationDateTime")
+    if isinstance(created, int | float):  # what transform_into_events made of it
+        return float(created)
+    return get_arrival(self, record)
+
+
 def _context_with_record_age(generate: Any, self: Any, abort_condition: str, **kwargs: Any
                              ) -> dict:
     context = generate(self, abort_condition=abort_condition, **kwargs)
@@ -108,6 +121,8 @@ def apply() -> None:
                    _forward_within_record_age)
     patch_function(f"{ESM}.esm_event_processor", "EsmEventProcessor.generate_event_failure_context",
                    _context_with_record_age)
+    patch_function(f"{ESM}.pollers.dynamodb_poller", "DynamoDBPoller.get_approximate_arrival_time",
+                   _dynamodb_creation_time)
 
 
 PATCH = HostPatch(
