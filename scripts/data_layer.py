@@ -18,9 +18,7 @@ import argparse
 import json
 import os
 import sys
-import threading
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -134,23 +132,17 @@ class Applier:
     def apply(self) -> int:
         """Create everything; returns how many resources failed (each one is logged).
 
-        The sections run side by side, each in its order: most of a first `make up` is LocalStack
-        loading each service and starting its backends (moto for DynamoDB, the Kinesis mock for
-        table streams and Kinesis), which overlap instead of queueing behind one another."""
-        groups = [
-            [(self.table, t) for t in self.spec["tables"].values()],
-            [(self.stream, s) for s in self.spec["streams"].values()],
-            [(self.bucket, b) for b in self.spec["buckets"].values()],
+        One after another: applied side by side (threads), LocalStack loaded the services
+        concurrently and kept ~65 MB more RSS, for no time gained on 2 busy cores."""
+        steps = [
+            *((self.table, t) for t in self.spec["tables"].values()),
+            *((self.bucket, b) for b in self.spec["buckets"].values()),
             # a dead-letter queue before the queues that redrive to it
-            [(self.queue, q) for q in sorted(self.spec["queues"].values(),
-                                             key=lambda q: "redrive" in q)],
-            [(self.ses_identity, i) for i in self.spec["ses_identities"].values()],
+            *((self.queue, q) for q in sorted(self.spec["queues"].values(),
+                                              key=lambda q: "redrive" in q)),
+            *((self.stream, s) for s in self.spec["streams"].values()),
+            *((self.ses_identity, i) for i in self.spec["ses_identities"].values()),
         ]
-        groups = [g for g in groups if g]
-        with ThreadPoolExecutor(max_workers=max(1, len(groups))) as pool:
-            return sum(pool.map(self._run_steps, groups))
-
-    def _run_steps(self, steps: list[tuple[Callable[..., None], dict[str, Any]]]) -> int:
         failed = 0
         for step, resource in steps:
             try:
@@ -242,8 +234,7 @@ class Applier:
 
 
 def localstack_client_factory() -> Callable[[str], Any]:
-    """boto3 clients for AWS_ENDPOINT_URL (else LocalStack on LOCALSTACK_PORT), one per service,
-    shared by the threads of `Applier.apply`."""
+    """boto3 clients for AWS_ENDPOINT_URL (else LocalStack on LOCALSTACK_PORT), one per service."""
     from endpoint import endpoint_url, region
 
     session = boto3.session.Session(
@@ -252,13 +243,12 @@ def localstack_client_factory() -> Callable[[str], Any]:
         region_name=region(),
     )
     clients: dict[str, Any] = {}
-    lock = threading.Lock()  # a boto3 Session is not thread-safe; its clients are
 
     def client(service: str) -> Any:
-        with lock:
-            if service not in clients:
-                clients[service] = session.client(service, endpoint_url=endpoint_url())
-            return clients[service]
+        # one client per service: creating one costs ~50 ms of CPU (its model, its endpoints)
+        if service not in clients:
+            clients[service] = session.client(service, endpoint_url=endpoint_url())
+        return clients[service]
 
     return client
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from typing import Any
 
 import boto3
@@ -78,13 +77,9 @@ def moto_clients(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     with mock_aws():
         clients: dict[str, Any] = {}
-        lock = threading.Lock()  # apply() runs its sections in threads; boto3's session is not safe
 
         def client(service: str) -> Any:
-            with lock:
-                if service not in clients:
-                    clients[service] = boto3.client(service, region_name="us-east-1")
-                return clients[service]
+            return clients.setdefault(service, boto3.client(service, region_name="us-east-1"))
 
         yield client
 
