@@ -40,6 +40,7 @@ PATCH_MODULES = (
     "lambda_invocation_context",
     "apigateway_request_too_large",
     "backend_start_polling",
+    "kinesis_mock_memory",
 )
 
 APPLIED = "applied"
