@@ -130,7 +130,10 @@ class Applier:
         self.queue_urls: dict[str, str] = {}
 
     def apply(self) -> int:
-        """Create everything; returns how many resources failed (each one is logged)."""
+        """Create everything; returns how many resources failed (each one is logged).
+
+        One after another: applied side by side (threads), LocalStack loaded the services
+        concurrently and kept ~65 MB more RSS, for no time gained on 2 busy cores."""
         steps = [
             *((self.table, t) for t in self.spec["tables"].values()),
             *((self.bucket, b) for b in self.spec["buckets"].values()),
@@ -231,7 +234,7 @@ class Applier:
 
 
 def localstack_client_factory() -> Callable[[str], Any]:
-    """boto3 clients for AWS_ENDPOINT_URL (else LocalStack on LOCALSTACK_PORT)."""
+    """boto3 clients for AWS_ENDPOINT_URL (else LocalStack on LOCALSTACK_PORT), one per service."""
     from endpoint import endpoint_url, region
 
     session = boto3.session.Session(
@@ -239,7 +242,15 @@ def localstack_client_factory() -> Callable[[str], Any]:
         aws_secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY") or "test",
         region_name=region(),
     )
-    return lambda service: session.client(service, endpoint_url=endpoint_url())
+    clients: dict[str, Any] = {}
+
+    def client(service: str) -> Any:
+        # one client per service: creating one costs ~50 ms of CPU (its model, its endpoints)
+        if service not in clients:
+            clients[service] = session.client(service, endpoint_url=endpoint_url())
+        return clients[service]
+
+    return client
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,10 +1,22 @@
-"""The DynamoDB backend process: ``python -m moto.server`` from LocalStack's own virtualenv.
+"""The DynamoDB backend: moto's server, in LocalStack's own process (default) or as a process.
 
-Lifetime: the moto process is spawned by a long-lived thread (PR_SET_PDEATHSIG fires when the
-spawning *thread* exits), in LocalStack's own process group (so ``hostmode.py down`` reaches it
-with one killpg), with PR_SET_PDEATHSIG so it also dies if LocalStack is SIGKILLed, and it is
-terminated by the provider's shutdown hooks. Its pid and port are in the run directory
-(``contract.DYNAMODB_BACKEND_STATE``), its output in ``contract.DYNAMODB_BACKEND_LOG``.
+In-process (``HOSTMODE_DYNAMODB_BACKEND=thread``, the default): moto's WSGI app (the one
+``moto.server`` serves) on a loopback port, served by a thread of LocalStack. LocalStack already
+has moto's core loaded for its moto-backed services, so this adds ~30 MB where a separate
+``python -m moto.server`` cost ~80 MB RSS and ~0.5 s of CPU on the first DynamoDB request.
+Requests keep going over HTTP through the same provider, so both modes behave the same: every
+request is in moto's account 000000000000 (the ``x-moto-account-id`` header, where the process
+mode sets ``MOTO_ACCOUNT_ID``), and a stop empties moto's DynamoDB backend as ending the process
+did. It dies with LocalStack, so nothing can be orphaned.
+
+As a process (``HOSTMODE_DYNAMODB_BACKEND=process``): ``python -m moto.server`` from LocalStack's
+own virtualenv, spawned by a long-lived thread (PR_SET_PDEATHSIG fires when the spawning *thread*
+exits), in LocalStack's own process group (so ``hostmode.py down`` reaches it with one killpg),
+with PR_SET_PDEATHSIG so it also dies if LocalStack is SIGKILLed, and terminated by the
+provider's shutdown hooks. Its output goes to ``contract.DYNAMODB_BACKEND_LOG``.
+
+Either way its pid (LocalStack's own in-process) and port are in the run directory
+(``contract.DYNAMODB_BACKEND_STATE``).
 """
 
 from __future__ import annotations
@@ -34,6 +46,46 @@ _PR_SET_PDEATHSIG = 1
 # moto's server answers in well under a second here; a crash loop must not spin.
 _MAX_RESTARTS = 5
 _START_TIMEOUT_S = 30.0
+# moto's account for every request (LocalStack's DEFAULT_AWS_ACCOUNT_ID)
+MOTO_ACCOUNT_ID = "000000000000"
+
+
+def in_process() -> bool:
+    return os.environ.get("HOSTMODE_DYNAMODB_BACKEND", "thread") != "process"
+
+
+class _InProcessMoto:
+    """moto's server app on host:port, served by a daemon thread of this process."""
+
+    def __init__(self, host: str, port: int) -> None:
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+        from werkzeug.serving import make_server
+
+        moto_app = DomainDispatcherApplication(create_backend_app)
+
+        def app(environ, start_response):  # what MOTO_ACCOUNT_ID does for the process
+            environ["HTTP_X_MOTO_ACCOUNT_ID"] = MOTO_ACCOUNT_ID
+            return moto_app(environ, start_response)
+
+        self.pid = os.getpid()
+        self._server = make_server(host, port, app, threaded=True)
+        self._thread = threading.Thread(target=self._server.serve_forever,
+                                        name="dynamodb-moto", daemon=True)
+        self._thread.start()
+
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(5)
+        from moto.dynamodb.models import dynamodb_backends
+
+        # as a new process would start: no tables (only DynamoDB's, not moto's other services)
+        for account_backend in list(dynamodb_backends.values()):
+            account_backend.reset()
+        dynamodb_backends.clear()
 
 
 def _die_with_parent() -> None:  # runs in the child between fork and exec
@@ -52,6 +104,7 @@ class MotoDynamodbServer(DynamodbServer):
         # moto is in-memory; no DynamoDB Local db path
         self.db_path = None
         self._process: subprocess.Popen | None = None
+        self._in_process: _InProcessMoto | None = None
         self._process_ready = threading.Event()
         self._stopping = threading.Event()
 
@@ -84,13 +137,13 @@ class MotoDynamodbServer(DynamodbServer):
             env.pop(key, None)
         return env
 
-    def _write_state(self) -> None:
+    def _write_state(self, pid: int) -> None:
         run_dir = contract.run_dir()
-        if not run_dir or self._process is None:
+        if not run_dir:
             return
         try:
             with open(os.path.join(run_dir, contract.DYNAMODB_BACKEND_STATE), "w") as f:
-                json.dump({"pid": self._process.pid, "port": self.port, "url": self.url}, f)
+                json.dump({"pid": pid, "port": self.port, "url": self.url}, f)
         except OSError as e:
             LOG.debug("could not record the DynamoDB backend: %s", e)
 
@@ -115,7 +168,7 @@ class MotoDynamodbServer(DynamodbServer):
             )
             if log_file:
                 log_file.close()
-            self._write_state()
+            self._write_state(self._process.pid)
             self._process_ready.set()
             code = self._process.wait()
             if self._stopping.is_set() or events.infra_stopping.is_set():
@@ -128,6 +181,8 @@ class MotoDynamodbServer(DynamodbServer):
             time.sleep(min(0.2 * restarts, 2.0))
 
     def do_start_thread(self) -> FuncThread:
+        if in_process():
+            return self._start_in_process()
         self._stopping.clear()
         self._process_ready.clear()
         thread = FuncThread(self._run, name="dynamodb-moto", on_stop=lambda _t: self._terminate())
@@ -138,8 +193,24 @@ class MotoDynamodbServer(DynamodbServer):
         thread.process = self._process
         return thread
 
+    def _start_in_process(self) -> FuncThread:
+        self._stopping.clear()
+        LOG.debug("Starting DynamoDB backend (moto, in-process) on %s", self.url)
+        self._in_process = _InProcessMoto(self.host, self.port)
+        self._write_state(self._in_process.pid)
+        # a FuncThread for the Server API (stop -> _terminate); it waits until we are stopped
+        thread = FuncThread(lambda *_: self._stopping.wait(), name="dynamodb-moto-holder",
+                            on_stop=lambda _t: self._terminate())
+        TMP_THREADS.append(thread)
+        thread.start()
+        return thread
+
     def _terminate(self) -> None:
         self._stopping.set()
+        server, self._in_process = self._in_process, None
+        if server is not None:
+            server.stop()
+            return
         proc = self._process
         if proc is None or proc.poll() is not None:
             return
@@ -154,6 +225,8 @@ class MotoDynamodbServer(DynamodbServer):
         self._terminate()
 
     def health(self):
+        if self._in_process is not None:
+            return self._in_process.alive() and super().health()
         proc = self._process
         if proc is None or proc.poll() is not None:
             return False

@@ -227,9 +227,12 @@ def ensure_localstack_venv() -> bool:
     """
     stamp = localstack_stamp()
     if _venv_python_ok(config.LS_VENV) and _read_stamp(config.LS_VENV) == stamp:
-        return False
+        if not _service_catalog_missing():
+            return False
     with FileLock(config.LS_HOME / ".install.lock"):
         if _venv_python_ok(config.LS_VENV) and _read_stamp(config.LS_VENV) == stamp:
+            if _service_catalog_missing():  # a venv installed before the catalog was
+                _build_service_catalog()
             return False  # another launcher just installed it
         return _install_localstack(stamp)
 
@@ -251,6 +254,7 @@ def _install_localstack(stamp: str) -> bool:
          "-r", str(config.LAMBDA_RUNTIME_LOCK))
     for package in PREINSTALL_PACKAGES:
         _preinstall(package)
+    _build_service_catalog()
     (venv / STAMP_NAME).write_text(stamp + "\n")
     log(f"host-mode LocalStack installed in {time.monotonic() - t0:.0f}s")
     return True
@@ -264,3 +268,35 @@ def _preinstall(package: str) -> None:
     proc = subprocess.run(cmd, env=config.packages_env(), stdout=sys.stderr, cwd=str(config.ROOT))
     if proc.returncode != 0:
         raise HostmodeError(f"installing {package} failed (exit {proc.returncode}); see above")
+
+
+# LocalStack's index of every AWS service's operations (its gateway routes requests with it).
+# Missing, LocalStack builds it at start-up from every botocore spec into the port's run dir:
+# +340 MB RSS that process keeps (and seconds) on each new run dir's first start. Built here once
+# into the shared static libs, where LocalStack looks first (its Docker image does the same).
+CATALOG_GLOB = "service-catalog-*.dill"
+_BUILD_CATALOG = """
+import os, sys
+from localstack import config
+from localstack.aws import spec
+path = os.path.join(config.dirs.static_libs, spec._get_catalog_filename())
+spec.build_service_index_cache(path + ".tmp")
+os.replace(path + ".tmp", path)
+print(path)
+"""
+
+
+def _service_catalog_missing() -> bool:
+    return not any(config.STATIC_LIBS.glob(CATALOG_GLOB))
+
+
+def _build_service_catalog() -> None:
+    log("building LocalStack's service catalog (once, shared by every port)")
+    config.STATIC_LIBS.mkdir(parents=True, exist_ok=True)
+    for old in config.STATIC_LIBS.glob(CATALOG_GLOB):  # another LocalStack/botocore's
+        old.unlink()
+    cmd = [str(config.LS_VENV / "bin" / "python"), "-c", _BUILD_CATALOG]
+    proc = subprocess.run(cmd, env=config.packages_env(), stdout=subprocess.DEVNULL,
+                          cwd=str(config.ROOT))
+    if proc.returncode != 0:
+        raise HostmodeError(f"building the service catalog failed (exit {proc.returncode})")
