@@ -11,6 +11,8 @@ HOT_RELOAD ?= 0
 FN ?=
 EVENT ?=
 PYTEST_ARGS ?=
+# pytest-xdist workers for `make test`; tests that share a stack run on one worker (tests/conftest.py)
+TEST_WORKERS ?= 4
 
 # Any python3 runs the launcher; it finds a Python >= 3.12 for the venvs itself.
 BOOT_PYTHON ?= python3
@@ -63,13 +65,13 @@ demo: ## Start, deploy and exercise every flow once, with a summary
 	@$(PY) scripts/demo.py
 
 test: $(PY) ## Run unit and integration tests (starts host-mode LocalStack if none is running)
-	@$(PY) -m pytest $(PYTEST_ARGS)
+	@$(PY) -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 test-unit: $(PY) ## Run unit tests only (no network)
 	@$(PY) -m pytest tests/unit $(PYTEST_ARGS)
 
 test-integration: $(PY) ## Run integration tests against LocalStack
-	@$(PY) -m pytest tests/integration $(PYTEST_ARGS)
+	@$(PY) -m pytest -n $(TEST_WORKERS) tests/integration $(PYTEST_ARGS)
 
 bench: $(PY) ## Measure start-up, cold start, warm invoke, memory and deploy times
 	@$(PY) scripts/bench.py

@@ -6,6 +6,7 @@ or uploaded twice.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import io
 import json
@@ -130,7 +131,15 @@ def requirements_hash(requirements: Path = REQUIREMENTS) -> str:
 
 
 def build_layer(requirements: Path = REQUIREMENTS) -> tuple[Path, str]:
-    """pip-install the requirements for the Lambda platform; cached by the requirements hash."""
+    """pip-install the requirements for the Lambda platform; cached by the requirements hash.
+    Deploys running at once (two stacks, parallel tests) build it once: the second waits."""
+    BUILD_DIR.mkdir(parents=True, exist_ok=True)
+    with (BUILD_DIR / "layer.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _build_layer_locked(requirements)
+
+
+def _build_layer_locked(requirements: Path) -> tuple[Path, str]:
     digest = requirements_hash(requirements)
     marker = LAYER_DIR / ".hash"
     zip_path = BUILD_DIR / f"layer-{digest[:16]}.zip"
@@ -138,7 +147,6 @@ def build_layer(requirements: Path = REQUIREMENTS) -> tuple[Path, str]:
         return zip_path, digest
     t0 = time.monotonic()
     log(f"building dependencies layer from {requirements.relative_to(ROOT)} ...")
-    BUILD_DIR.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix="layer-", dir=BUILD_DIR))
     try:
         cmd = [

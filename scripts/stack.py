@@ -23,7 +23,8 @@ from endpoint import endpoint_url, is_local, region
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILD_DIR = ROOT / ".build"
-OUTPUTS_FILE = BUILD_DIR / "outputs.json"
+# STACK_OUTPUTS_FILE: another place for them (tests on their own port use one of their own)
+OUTPUTS_FILE = Path(os.environ.get("STACK_OUTPUTS_FILE") or BUILD_DIR / "outputs.json")
 
 DEFAULT_STACK = "serverless-app"
 

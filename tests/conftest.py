@@ -61,6 +61,30 @@ def _is_integration(item: pytest.Item) -> bool:
         return False
 
 
+# Under pytest-xdist (`make test` runs `-n`), tests that share state run on one worker, in
+# collection order: the deployed app stack with init-aws.sh's data layer, and the Serverless
+# Framework stage. Every other test is scheduled on its own. (Node-id prefixes, not xdist_group
+# marks: pytest-xdist 3.8 drops marks added at collection time.)
+_SHARED_STATE_GROUPS = {
+    "tests/integration/app/": "app-stack",
+    "tests/integration/test_init_aws.py": "app-stack",
+    "tests/integration/serverless/": "serverless-stack",
+}
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SharedStateScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            for prefix, group in _SHARED_STATE_GROUPS.items():
+                if nodeid.startswith(prefix):
+                    return group
+            return nodeid
+
+    return SharedStateScheduling(config, log)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         if _is_integration(item):
@@ -112,11 +136,51 @@ def _ensure_localstack() -> None:
     _Session.url = url
 
 
+def _is_xdist_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+def _is_xdist_controller(config: pytest.Config) -> bool:
+    return not _is_xdist_worker(config) and bool(getattr(config.option, "numprocesses", None))
+
+
+def _may_select_integration(config: pytest.Config) -> bool:
+    """Whether the xdist controller (which collects nothing itself) may run integration tests."""
+    if "not integration" in (config.option.markexpr or ""):
+        return False
+    paths = [Path(arg.split("::")[0]).resolve() for arg in config.args] or [ROOT / "tests"]
+    return any(INTEGRATION_DIR.is_relative_to(p) or p.is_relative_to(INTEGRATION_DIR)
+               for p in paths)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    # With xdist one process owns LocalStack: the controller starts it before any worker runs,
+    # and stops it after the last one ended (pytest_sessionfinish).
+    config = session.config
+    if _is_xdist_controller(config) and not config.option.collectonly \
+            and _may_select_integration(config):
+        _ensure_localstack()
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
     # Start before the first test, so a first-run install (a minute or two) does not count
     # against that test's timeout.
     if not session.config.option.collectonly and any(_is_integration(i) for i in session.items):
-        _ensure_localstack()
+        if _is_xdist_worker(session.config):
+            _find_started_localstack()
+        else:
+            _ensure_localstack()
+
+
+def _find_started_localstack() -> None:
+    """A worker uses the controller's LocalStack; starting one per worker would race."""
+    url = endpoint_url()
+    os.environ["AWS_ENDPOINT_URL"] = url
+    if localstack_health(url) is not None:
+        _Session.url = url
+    else:
+        _Session.error = (f"nothing answers {url}/_localstack/health: the xdist controller "
+                          "did not start LocalStack (see its output above)")
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

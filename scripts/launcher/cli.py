@@ -106,7 +106,7 @@ def _foreign_localstack() -> bool:
 
 
 # what `make deploy-local` wrote: the outputs and the endpoint of the stack it deployed
-OUTPUTS_FILE = config.ROOT / ".build" / "outputs.json"
+OUTPUTS_FILE = Path(os.environ.get("STACK_OUTPUTS_FILE") or config.ROOT / ".build" / "outputs.json")
 STALE_OUTPUTS_FILE = OUTPUTS_FILE.with_name("outputs.stale.json")
 
 

@@ -25,11 +25,14 @@ ROOT = Path(__file__).resolve().parents[3]
 
 
 def _test_port() -> int:
-    """4590 next to the default 4566; sessions on another port get their own (port + 1000)."""
+    """4590 next to the default 4566; sessions on another port get their own (port + 1000);
+    each pytest-xdist worker (gw0, gw1, ...) the next one up."""
     if os.environ.get("HOSTMODE_TEST_PORT"):
         return int(os.environ["HOSTMODE_TEST_PORT"])
     session = urlparse(os.environ.get("AWS_ENDPOINT_URL") or "http://127.0.0.1:4566").port
-    return 4590 if session in (None, 4566) else session + 1000
+    base = 4590 if session in (None, 4566) else session + 1000
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    return base + int(worker.removeprefix("gw") or 0)
 
 
 TEST_PORT = _test_port()

@@ -30,27 +30,19 @@ from .helpers import (
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-ROOT = Path(__file__).resolve().parents[3]
-OUTPUTS = ROOT / ".build" / "outputs.json"
-STALE_OUTPUTS = OUTPUTS.with_name("outputs.stale.json")
-
-
 @pytest.fixture
-def deploy_outputs() -> Iterator[Callable[[], None]]:
-    """Writes .build/outputs.json as `make deploy-local` on TEST_PORT leaves it; the real ones
-    (another port's deploy) are put back afterwards."""
-    saved = {path: path.read_bytes() for path in (OUTPUTS, STALE_OUTPUTS) if path.exists()}
+def deploy_outputs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                   ) -> Iterator[tuple[Callable[[], None], Path, Path]]:
+    """Writes the outputs file as `make deploy-local` on TEST_PORT leaves it: this test's own
+    (STACK_OUTPUTS_FILE), so deploys to the session's port, in parallel, never touch it."""
+    outputs = tmp_path / "outputs.json"
+    monkeypatch.setenv("STACK_OUTPUTS_FILE", str(outputs))
 
     def write() -> None:
-        OUTPUTS.parent.mkdir(parents=True, exist_ok=True)
-        OUTPUTS.write_text(json.dumps({"_stack": "serverless-app", "_endpoint": URL,
+        outputs.write_text(json.dumps({"_stack": "serverless-app", "_endpoint": URL,
                                        "ApiUrl": f"{URL}/restapis/gone/local/_user_request_/"}))
 
-    yield write
-    for path in (OUTPUTS, STALE_OUTPUTS):
-        path.unlink(missing_ok=True)
-    for path, data in saved.items():
-        path.write_bytes(data)
+    yield write, outputs, outputs.with_name("outputs.stale.json")
 
 
 def kinesis_listeners() -> list[tuple[int, str, int]]:
@@ -59,9 +51,11 @@ def kinesis_listeners() -> list[tuple[int, str, int]]:
 
 def test_status_reports_orphans_and_up_says_the_stack_is_gone(
         instance: None, light_init: Path,  # noqa: F811 (the imported fixtures)
-        deploy_outputs: Callable[[], None], wait_until: Callable[..., Any]) -> None:
+        deploy_outputs: tuple[Callable[[], None], Path, Path],
+        wait_until: Callable[..., Any]) -> None:
+    write_outputs, outputs, stale_outputs = deploy_outputs
     assert make("up", HOSTMODE_INIT_SCRIPT=str(light_init)).returncode == 0
-    deploy_outputs()  # as `make deploy-local` leaves them
+    write_outputs()  # as `make deploy-local` leaves them
     client("kinesis").list_streams()  # starts the Kinesis mock (node)
     mock_pid, _, mock_port = wait_until(lambda: kinesis_listeners()[0], timeout=30,
                                         message="the Kinesis mock listening")
@@ -84,8 +78,8 @@ def test_status_reports_orphans_and_up_says_the_stack_is_gone(
     up = make("up", HOSTMODE_INIT_SCRIPT=str(light_init))
     assert up.returncode == 0, up.stderr
     assert "is gone (LocalStack started fresh): run `make deploy-local`" in up.stderr
-    assert not OUTPUTS.exists()  # no stale ApiUrl left for scripts and tests
-    assert json.loads(STALE_OUTPUTS.read_text())["_endpoint"] == URL
+    assert not outputs.exists()  # no stale ApiUrl left for scripts and tests
+    assert json.loads(stale_outputs.read_text())["_endpoint"] == URL
     assert not alive(mock_pid)
 
 

@@ -172,12 +172,11 @@ def test_down_with_long_polls_in_flight_needs_no_sigkill(instance: None) -> None
     for sent in sending:
         threading.Thread(target=long_poll, args=(sent,), daemon=True).start()
     assert all(sent.wait(30) for sent in sending), "the long polls were never sent"
-    # WHEN `make down` THEN LocalStack exits in order, without waiting for those threads
-    started = time.monotonic()
+    # WHEN `make down` THEN LocalStack exits in order within the grace period, without waiting
+    # for those threads (past the grace period `down` sends SIGKILL and says so)
     result = make("down")
     assert result.returncode == 0, result.stderr
     assert "SIGKILL" not in result.stderr, result.stderr[-3000:]
-    assert time.monotonic() - started < 5
 
 
 def test_failing_init_script_fails_up_with_its_output(instance: None) -> None:
