@@ -10,14 +10,18 @@ import uuid
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
 
+import stack as st
+from polling import wait_until
+
 from .settings import Settings
 
 NOOP = "def handler(event, context):\n    return {'ok': True}\n"
 # N lines per invoke, N from the event: one function serves the 0-line baseline and the others
 LOGGER = (
     "def handler(event, context):\n"
+    "    marker = event.get('marker', '')\n"
     "    for i in range(event.get('lines', 0)):\n"
-    "        print(f'bench log line {i} of a handler that logs, about sixty characters')\n"
+    "        print(f'bench log line {i} {marker} of a handler that logs')\n"
     "    return {'ok': True}\n"
 )
 SLEEPER = "import time\ndef handler(event, context):\n    time.sleep(event.get('s', 1))\n"
@@ -100,7 +104,30 @@ def measure_log_cost(fns: Functions, runs: int, lines: int) -> dict:
         random.shuffle(order)  # whatever one invoke leaves behind lands on a random next one
         for n in order:
             samples[n].append(timed_ms(lambda p=payloads[n]: fns.invoke(name, p)))
-    return {"lines": lines, "samples_ms": {str(n): v for n, v in samples.items()}}
+    return {"lines": lines, "samples_ms": {str(n): v for n, v in samples.items()},
+            "delivery_ms": log_delivery_ms(fns, name)}
+
+
+def log_delivery_ms(fns: Functions, name: str) -> float | None:
+    """ms from an invoke to its log line in CloudWatch Logs: the lines timed above did go
+    somewhere (None when the line never showed up within the poll's deadline)."""
+    marker = f"m{uuid.uuid4().hex[:12]}"
+    logs = st.client("logs")
+    started = time.perf_counter()
+    fns.invoke(name, f'{{"lines": 1, "marker": "{marker}"}}'.encode())
+
+    def delivered() -> bool:
+        events = logs.filter_log_events(
+            logGroupName=f"/aws/lambda/{name}", filterPattern=marker
+        ).get("events", [])
+        assert any(marker in e["message"] for e in events), "log line not delivered yet"
+        return True
+
+    try:
+        wait_until(delivered, timeout=15, interval=0.05, what="log line")
+    except (AssertionError, TimeoutError):
+        return None
+    return (time.perf_counter() - started) * 1000
 
 
 def burst(fns: Functions, name: str, concurrency: int, seconds: float = 1.0) -> dict:

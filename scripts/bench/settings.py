@@ -62,7 +62,7 @@ def from_env() -> Settings:
         post_levels=_levels("BENCH_POST_LEVELS", "1 8 32"),
         event_samples=_int("BENCH_EVENT_SAMPLES", 3 if quick else 10),
         idle_seconds=_float("BENCH_IDLE_SECONDS", 1.5 if quick else 3),
-        log_runs=_int("BENCH_LOG_RUNS", 40 if quick else 100),
+        log_runs=_int("BENCH_LOG_RUNS", 40 if quick else 200),
         log_lines=_int("BENCH_LOG_LINES", 100),
         burst=_int("BENCH_BURST", 32),
         runtime=os.environ.get("BENCH_RUNTIME", "python3.13"),

@@ -152,6 +152,8 @@ def lambda_rows(invoke: dict, log_cost: dict) -> list[Row]:
     rows.append(Row("log_line_cost", "one log line, added Invoke p50",
                     one - zero if one is not None and zero is not None else None, "ms", "<=", 1,
                     before="+7.7 ms", floor=zero, floor_label="Invoke p50, 0 lines"))
+    rows.append(Row("log_delivery", "invoke -> its log line in CloudWatch Logs",
+                    log_cost.get("delivery_ms"), "ms"))
     rows.append(Row("log_line_slope", f"log line cost, from {n} lines per invoke",
                     (many - zero) / n if many is not None and zero is not None else None,
                     "ms/line", floor=zero, floor_label="Invoke p50, 0 lines", floor_unit="ms"))
