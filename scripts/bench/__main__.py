@@ -4,10 +4,12 @@ Starts host-mode LocalStack on BENCH_PORT (default 4599) so a dev instance is le
 every row in targets.py beside its floor, stops what it started, prints the table and writes
 bench/results/latest.json plus PNG plots next to it. Knobs: see settings.py (BENCH_QUICK=1 for a
 ~3 minute run; BENCH_MAKE_TEST=1 adds `make test` from stopped, several minutes).
+`python -m bench --table` / `--markdown` prints the last run's table again without measuring.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -81,7 +83,21 @@ def measure(settings, sampler: system.RssSampler, raw: dict) -> None:
         fns.close()
 
 
+def reprint(as_markdown: bool) -> int:
+    """The table of the last run (bench/results/latest.json) again, without measuring."""
+    doc = json.loads((RESULTS_DIR / "latest.json").read_text())
+    if problems := report.validate(doc):
+        log(f"latest.json: {'; '.join(problems)}")
+        return 1
+    rows = report.rows_of(doc)
+    print(report.markdown(rows) if as_markdown else report.table(rows))
+    print(f"\n{doc['started_at']}, load before: {doc['machine']['before']['uptime']}")
+    return 0
+
+
 def main() -> int:
+    if sys.argv[1:2] in (["--table"], ["--markdown"]):
+        return reprint(sys.argv[1] == "--markdown")
     settings = from_env()
     os.environ.update(system.bench_env(settings))
     started_at = datetime.now(UTC).isoformat(timespec="seconds")

@@ -51,6 +51,12 @@ def write(doc: dict, path: Path) -> None:
     tmp.replace(path)
 
 
+def rows_of(doc: dict) -> list[Row]:
+    """The rows of a written document, as Row objects again (status is recomputed)."""
+    fields = set(Row.__dataclass_fields__)
+    return [Row(**{k: v for k, v in row.items() if k in fields}) for row in doc["rows"]]
+
+
 def validate(doc: dict) -> list[str]:
     """What is wrong with a results document (empty when it is well formed)."""
     problems = []

@@ -188,6 +188,7 @@ def test_document_round_trips_and_validates(tmp_path) -> None:
     loaded = json.loads(path.read_text())
     assert report.validate(loaded) == []
     assert loaded["rows"][0]["target"] == "<= 20 ms" and loaded["rows"][0]["status"] == MET
+    assert report.rows_of(loaded) == rows
 
 
 def test_validate_names_what_is_wrong() -> None:
