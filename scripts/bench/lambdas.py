@@ -112,15 +112,18 @@ def log_delivery_ms(fns: Functions, name: str) -> float | None:
     """ms from an invoke to its log line in CloudWatch Logs: the lines timed above did go
     somewhere (None when the line never showed up within the poll's deadline)."""
     marker = f"m{uuid.uuid4().hex[:12]}"
-    logs = st.client("logs")
+    pages = st.client("logs").get_paginator("filter_log_events")
+    since = int(time.time() * 1000) - 2000  # only recent events: the group holds thousands
     started = time.perf_counter()
     fns.invoke(name, f'{{"lines": 1, "marker": "{marker}"}}'.encode())
 
     def delivered() -> bool:
-        events = logs.filter_log_events(
-            logGroupName=f"/aws/lambda/{name}", filterPattern=marker
-        ).get("events", [])
-        assert any(marker in e["message"] for e in events), "log line not delivered yet"
+        found = any(
+            marker in e["message"]
+            for page in pages.paginate(logGroupName=f"/aws/lambda/{name}", startTime=since)
+            for e in page.get("events", [])
+        )
+        assert found, "log line not delivered yet"
         return True
 
     try:
