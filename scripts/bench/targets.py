@@ -51,6 +51,8 @@ def evaluate(value: float | None, op: str, limit: float | None) -> str:
 def fmt(value: float | None, unit: str) -> str:
     if value is None:
         return "—"
+    if not unit and float(value).is_integer():  # a count
+        return str(int(value))
     if unit == "s" and value >= 60:
         return f"{int(value // 60)} min {value % 60:.0f} s"
     digits = 0 if unit in ("MB",) or abs(value) >= 100 else (1 if abs(value) >= 10 else 2)

@@ -79,7 +79,7 @@ def test_evaluate_rejects_a_target_without_limit() -> None:
 @pytest.mark.parametrize(
     ("value", "unit", "text"),
     [(None, "ms", "—"), (3.14159, "s", "3.14 s"), (42.42, "ms", "42.4 ms"),
-     (412.7, "MB", "413 MB"), (190.0, "s", "3 min 10 s"), (1.0, "", "1.00")],
+     (412.7, "MB", "413 MB"), (190.0, "s", "3 min 10 s"), (1.0, "", "1"), (0.5, "", "0.50")],
 )
 def test_fmt(value, unit, text) -> None:
     assert targets.fmt(value, unit) == text
