@@ -11,7 +11,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 PLUGIN = ROOT / "plugins" / "localstack_hostmode"
 STDLIB = frozenset(sys.stdlib_module_names) | {"__future__"}
-SCRIPT_MODULES = frozenset(p.stem for p in (ROOT / "scripts").glob("*.py")) | {"launcher"}
+SCRIPT_MODULES = frozenset(p.stem for p in (ROOT / "scripts").glob("*.py")) | {"launcher", "bench"}
 
 
 def imports(path: Path, module_level_only: bool = False) -> set[str]:
