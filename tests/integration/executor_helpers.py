@@ -83,6 +83,48 @@ def assert_runtime_exited(result: Invocation, reason: str,
     }
 
 
+def lambda_sandbox() -> str:
+    """How the LocalStack under test runs Lambda environments: "bwrap" (sandboxed) or
+    "process", as its plugin wrote in the run directory (none written: process)."""
+    from launcher import config
+
+    try:
+        state = json.loads((config.run_dir() / config.contract.LAMBDA_SANDBOX_STATE).read_text())
+    except (OSError, ValueError):
+        return "process"
+    return str(state.get("mode", "process"))
+
+
+def function_processes(name: str) -> list[int]:
+    """Host pids of every process carrying a function's environment: its runtime and what the
+    handler started (new sessions and daemons too), sandboxed or not."""
+    marker = f"AWS_LAMBDA_FUNCTION_NAME={name}".encode()
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if marker in Path(f"/proc/{entry}/environ").read_bytes().split(b"\0"):
+                    pids.append(int(entry))
+            except OSError:
+                pass
+    return pids
+
+
+def code_dir_on_host(name: str, seen: str) -> str:
+    """The host directory of a function's code: what it sees as its working directory, or,
+    sandboxed, what its sandbox mounts at /var/task (from bwrap's command line)."""
+    if lambda_sandbox() != "bwrap":
+        return seen
+    for pid in function_processes(name):
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
+        except OSError:
+            continue
+        if os.path.basename(argv[0]) == "bwrap" and "/var/task" in argv:
+            return argv[argv.index("/var/task") - 1]
+    raise AssertionError(f"no sandbox of {name} found")
+
+
 def process_alive(pid: int) -> bool:
     """True while the pid exists and is not a zombie."""
     try:

@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 import pytest
-from executor_helpers import invoke
+from executor_helpers import code_dir_on_host, invoke
 
 from localstack_hostmode import contract
 
@@ -33,7 +33,8 @@ def test_function_code_is_unzipped_privately_under_the_run_dir(
 ) -> None:
     run_dir = session_run_dir(localstack)
 
-    code_dir = Path(invoke(lam, probe, {"action": "info"}).payload["cwd"]).resolve()
+    seen = invoke(lam, probe, {"action": "info"}).payload["cwd"]
+    code_dir = Path(code_dir_on_host(probe, seen)).resolve()
 
     tmp = (run_dir / "tmp").resolve()
     assert code_dir.is_relative_to(tmp / "lambda"), code_dir
