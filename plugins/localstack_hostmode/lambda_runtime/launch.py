@@ -250,7 +250,7 @@ def _sandbox_spec(fv_config, interpreter: str, code_dir: str, layer_dirs: list[s
         runtime_dir=RUNTIME_DIR,
         sdk_dir=runtime_lib_path(),
         tmp_mb=getattr(storage, "size", None) or sandbox.DEFAULT_TMP_MB,
-        etc_dir=sandbox.state_dir(),
+        etc_dir=sandbox.etc_dir(),
     )
 
 

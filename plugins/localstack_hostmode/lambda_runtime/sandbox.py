@@ -49,12 +49,14 @@ PROBE_TIMEOUT_S = 10
 # Root entries that are symlinks into /usr on merged-/usr systems, directories elsewhere.
 ROOT_SYSTEM_ENTRIES = ("bin", "sbin", "lib", "lib32", "lib64", "libx32")
 # What of the host's /etc a runtime needs: name resolution, certificates, the dynamic loader's
-# cache, alternatives (/usr/bin links point there), time zone, MIME types.
-ETC_ENTRIES = (
-    "hosts", "resolv.conf", "nsswitch.conf", "host.conf", "gai.conf", "ssl", "ca-certificates",
-    "ca-certificates.conf", "pki", "crypto-policies", "ld.so.cache", "ld.so.conf", "ld.so.conf.d",
-    "alternatives", "localtime", "mime.types", "os-release",
+# cache, alternatives (/usr/bin links point there), time zone, MIME types. The files are copied
+# into the sandbox's own /etc (one mount instead of one each: each costs bwrap time); the
+# directories are mounted into it.
+ETC_FILES = (
+    "hosts", "resolv.conf", "nsswitch.conf", "host.conf", "gai.conf", "ca-certificates.conf",
+    "ld.so.cache", "ld.so.conf", "localtime", "mime.types", "os-release",
 )
+ETC_DIRS = ("ssl", "ca-certificates", "pki", "crypto-policies", "ld.so.conf.d", "alternatives")
 
 
 @dataclass(frozen=True)
@@ -82,7 +84,7 @@ class Spec:
     runtime_dir: str = ""
     sdk_dir: str | None = None
     tmp_mb: int = DEFAULT_TMP_MB
-    etc_dir: str = ""  # the generated passwd and group
+    etc_dir: str = ""  # the sandbox's /etc (etc_dir())
 
 
 # ------------------------------------------------------------------------------- the decision
@@ -213,13 +215,11 @@ def _system_args() -> list[str]:
 
 
 def _etc_args(etc_dir: str) -> list[str]:
-    args = []
-    for name in ETC_ENTRIES:
-        path = "/etc/" + name
-        if os.path.exists(path):
-            args += ["--ro-bind", path, path]
-    for name in ("passwd", "group"):
-        args += ["--ro-bind", os.path.join(etc_dir, name), "/etc/" + name]
+    """The sandbox's /etc (made by make_etc) and the host's /etc directories it has room for."""
+    args = ["--ro-bind", etc_dir, "/etc"]
+    for name in ETC_DIRS:
+        if os.path.isdir(os.path.join(etc_dir, name)):
+            args += ["--ro-bind", "/etc/" + name, "/etc/" + name]
     return args
 
 
@@ -256,20 +256,34 @@ def command(decision: Decision, spec: Spec, runtime: list[str]) -> list[str]:
 _state_dir: str | None = None
 
 
-def state_dir() -> str:
-    """The sandbox's files on the host (passwd, group): in the run directory, else a temp dir."""
+def make_etc(path: str) -> None:
+    """The sandbox's /etc: copies of the host files it needs, mount points for the directories,
+    and a passwd and group that know sbx_user1051 (no shadow)."""
+    os.makedirs(path, exist_ok=True)
+    for name in ETC_FILES:
+        try:
+            shutil.copyfile("/etc/" + name, os.path.join(path, name))
+        except OSError:
+            pass  # not on this host
+    for name in ETC_DIRS:
+        if os.path.isdir("/etc/" + name):
+            os.makedirs(os.path.join(path, name), exist_ok=True)
+    passwd = f"root:x:0:0:root:/root:/sbin/nologin\n{USER}:x:{UID}:{GID}::/tmp:/sbin/nologin\n"
+    for name, text in (("passwd", passwd), ("group", f"root:x:0:\n{USER}:x:{GID}:\n")):
+        with open(os.path.join(path, name), "w") as f:
+            f.write(text)
+
+
+def etc_dir() -> str:
+    """The sandbox's /etc on the host, made once: in the run directory, else a temp dir."""
     global _state_dir
     if _state_dir is None:
         base = contract.run_dir()
         path = os.path.join(base, "lambda-sandbox") if base else tempfile.mkdtemp(
             prefix="hostmode-sandbox-")
-        os.makedirs(path, exist_ok=True)
-        passwd = f"root:x:0:0:root:/root:/sbin/nologin\n{USER}:x:{UID}:{GID}::/tmp:/sbin/nologin\n"
-        for name, text in (("passwd", passwd), ("group", f"root:x:0:\n{USER}:x:{GID}:\n")):
-            with open(os.path.join(path, name), "w") as f:
-                f.write(text)
+        make_etc(os.path.join(path, "etc"))
         _state_dir = path
-    return _state_dir
+    return os.path.join(_state_dir, "etc")
 
 
 _compiled: set[tuple[str, str]] = set()

@@ -59,10 +59,10 @@ def test_the_sandbox_shows_the_code_layers_and_runtime_where_aws_has_them(tmp_pa
     assert binds["/opt"] == spec.layer_dirs[0]
     assert binds["/var/runtime"] == "/rt"
     assert binds[sandbox.SDK_ROOT] == "/sdk"
-    assert binds["/etc/passwd"] == str(tmp_path / "etc" / "passwd")
+    assert binds["/etc"] == str(tmp_path / "etc")  # its own /etc, not the host's
     # nothing writable from the host; no host root, home or secrets
     assert "--bind" not in args and "--dev-bind" not in args
-    assert "/" not in binds and "/etc" not in binds and "/etc/shadow" not in binds
+    assert "/" not in binds and "/etc/shadow" not in binds
     assert not any(dest.startswith(("/home", "/root", "/work")) for dest in binds)
     # private /tmp capped at EphemeralStorage, read-only root, starts in /var/task
     tmpfs_at = args.index("--tmpfs")
@@ -146,6 +146,18 @@ def test_the_setting_and_the_probe_decide(monkeypatch: pytest.MonkeyPatch, setti
             sandbox.require(decision)
 
 
+def test_the_sandboxs_etc_knows_its_user_and_holds_no_secrets(tmp_path: Path):
+    sandbox.make_etc(str(tmp_path / "etc"))
+
+    names = {p.name for p in (tmp_path / "etc").iterdir()}
+    assert {"passwd", "group"} <= names and "shadow" not in names and "gshadow" not in names
+    assert "sbx_user1051:x:993:990:" in (tmp_path / "etc" / "passwd").read_text()
+    if Path("/etc/ssl").is_dir():  # a mount point for the host's certificates
+        assert (tmp_path / "etc" / "ssl").is_dir() and not any((tmp_path / "etc/ssl").iterdir())
+        args = sandbox._etc_args(str(tmp_path / "etc"))
+        assert ("/etc/ssl", "/etc/ssl") in _pairs(args, "--ro-bind")
+
+
 def test_a_failing_probe_says_why(tmp_path: Path):
     fake = tmp_path / "bwrap"
     fake.write_text("#!/bin/sh\necho 'bwrap: No permissions to creating new namespace' >&2\n"
@@ -210,7 +222,7 @@ def _function_version(code: Path, layers: list[Path], env: dict | None = None,
 def function_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
     monkeypatch.setattr(interpreters, "_cache", {"python3.13": sys.executable})
     monkeypatch.setenv(contract.RUNTIME_LIB_ENV, str(tmp_path / "sdk"))
-    monkeypatch.setattr(sandbox, "_state_dir", str(tmp_path / "etc"))
+    monkeypatch.setattr(sandbox, "_state_dir", str(tmp_path / "state"))
     code, layer = tmp_path / "code", tmp_path / "layer"
     (code).mkdir()
     (layer / "bin").mkdir(parents=True)
