@@ -95,34 +95,46 @@ def lambda_sandbox() -> str:
     return str(state.get("mode", "process"))
 
 
+def _pid_namespace(pid: int | str) -> str | None:
+    try:
+        return os.readlink(f"/proc/{pid}/ns/pid")
+    except OSError:
+        return None
+
+
 def function_processes(name: str) -> list[int]:
-    """Host pids of every process carrying a function's environment: its runtime and what the
-    handler started (new sessions and daemons too), sandboxed or not."""
+    """Host pids of a function's processes. Those the handler started with exec carry its
+    environment (AWS_LAMBDA_FUNCTION_NAME); sandboxed, everything in their pid namespaces is
+    the function's too: the runtime (a claimed spare keeps its start-up environment in /proc),
+    a forked daemon, the sandbox's init."""
     marker = f"AWS_LAMBDA_FUNCTION_NAME={name}".encode()
-    pids = []
+    entries = [e for e in os.listdir("/proc") if e.isdigit()]
+    pids = set()
+    for entry in entries:
+        try:
+            if marker in Path(f"/proc/{entry}/environ").read_bytes().split(b"\0"):
+                pids.add(int(entry))
+        except OSError:
+            pass
+    namespaces = {_pid_namespace(pid) for pid in pids} - {_pid_namespace("self"), None}
+    if namespaces:
+        pids |= {int(e) for e in entries if _pid_namespace(e) in namespaces}
+    return sorted(pids)
+
+
+def sandboxed_task_roots() -> list[Path]:
+    """What sandboxed runtimes have at /var/task, seen from the host (/proc/<pid>/root)."""
+    own = _pid_namespace("self")
+    roots = []
     for entry in os.listdir("/proc"):
-        if entry.isdigit():
+        if entry.isdigit() and _pid_namespace(entry) not in (own, None):
+            root = Path(f"/proc/{entry}/root/var/task")
             try:
-                if marker in Path(f"/proc/{entry}/environ").read_bytes().split(b"\0"):
-                    pids.append(int(entry))
+                if any(root.iterdir()):
+                    roots.append(root)
             except OSError:
                 pass
-    return pids
-
-
-def code_dir_on_host(name: str, seen: str) -> str:
-    """The host directory of a function's code: what it sees as its working directory, or,
-    sandboxed, what its sandbox mounts at /var/task (from bwrap's command line)."""
-    if lambda_sandbox() != "bwrap":
-        return seen
-    for pid in function_processes(name):
-        try:
-            argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
-        except OSError:
-            continue
-        if os.path.basename(argv[0]) == "bwrap" and "/var/task" in argv:
-            return argv[argv.index("/var/task") - 1]
-    raise AssertionError(f"no sandbox of {name} found")
+    return roots
 
 
 def process_alive(pid: int) -> bool:

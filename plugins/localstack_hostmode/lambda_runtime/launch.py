@@ -23,6 +23,7 @@ LOG = logging.getLogger(__name__)
 
 RUNTIME_DIR = str(Path(frames.__file__).resolve().parent)
 ENTRYPOINT = os.path.join(RUNTIME_DIR, "entrypoint.py")
+SANDBOX_ENTRYPOINT = os.path.join(sandbox.RUNTIME_ROOT, "entrypoint.py")
 
 # Variables LocalStack hands to its Docker init binary, not part of AWS's environment.
 INTERNAL_ENV_PREFIXES = ("LOCALSTACK_",)
@@ -51,14 +52,22 @@ def runtime_command(interpreter: str, entrypoint: str = ENTRYPOINT) -> list[str]
 
 
 class SparesNotUsed(RuntimeError):
-    """Sandboxed environments start directly (a spare would need its /var/task mounted later)."""
+    """Sandboxed environments cannot use spares here: they start directly."""
 
 
 def spare_command(interpreter: str) -> list[str]:
-    """The spare pool's command: spares serve process mode only."""
-    if sandbox.decide().sandboxed:
-        raise SparesNotUsed("Lambda environments run sandboxed: no spare processes")
-    return runtime_command(interpreter)
+    """The spare pool's command: a plain runtime, or in the sandbox one that mounts its
+    function's code when it is claimed (runtime/jail.py)."""
+    decision = sandbox.decide()
+    if not decision.sandboxed:
+        return runtime_command(interpreter)
+    if not decision.spares:
+        raise SparesNotUsed("no spare sandboxes here: sandboxed environments start directly")
+    root = sandbox.code_root()
+    os.makedirs(root, exist_ok=True)  # LocalStack creates it with the first function's code
+    spec = sandbox.Spec(interpreter=interpreter, code_dir=root, runtime_dir=RUNTIME_DIR,
+                        sdk_dir=runtime_lib_path(), etc_dir=sandbox.etc_dir(), spare=True)
+    return sandbox.command(decision, spec, runtime_command(interpreter, SANDBOX_ENTRYPOINT))
 
 
 def host_path(path: str, code_dir: str, layer_dirs: list[str]) -> str:
@@ -112,8 +121,8 @@ class Launch:
     code_dir: str = ""  # on the host (cwd is the sandbox's, when sandboxed)
 
     def can_use_spare(self) -> bool:
-        if self.sandboxed:
-            return False
+        if self.sandboxed and "jail" not in self.child_config:
+            return False  # hot-reload code or several layers: not under a spare's code root
         return not needs_direct_start(
             self.env, self.own_env, self.code_dir or self.cwd, self.layer_dirs
         )
@@ -214,8 +223,9 @@ def build_launch(function_version, env_vars: dict[str, str], response_limit: int
         "hot_reload_roots": [task_root] if fv_config.code.is_hot_reloading() else [],
         "response_limit": response_limit,
     }
-    entrypoint = os.path.join(sandbox.RUNTIME_ROOT, "entrypoint.py") if spec else ENTRYPOINT
-    command = runtime_command(interpreter, entrypoint)
+    if spec and decision.spares and (jail := sandbox.jail_spec(spec, sandbox.code_root())):
+        child_config["jail"] = jail  # what a claimed spare mounts (runtime/jail.py)
+    command = runtime_command(interpreter, SANDBOX_ENTRYPOINT if spec else ENTRYPOINT)
     wrapper = None
     if wrapper_path := env.get("AWS_LAMBDA_EXEC_WRAPPER"):
         wrapper = host_path(wrapper_path, code_dir, layer_dirs)

@@ -41,6 +41,9 @@ TASK_ROOT = "/var/task"
 OPT_ROOT = "/opt"
 RUNTIME_ROOT = "/var/runtime"
 SDK_ROOT = "/var/lang/lambda-runtime/python"  # the runtime-bundled boto3
+# this runtime's directory on the host (mounted at RUNTIME_ROOT)
+HOST_RUNTIME_DIR = os.path.dirname(os.path.abspath(sealing.__file__))
+SPARE_ROOT = "/var/.spare"  # a spare's view of every function's code, until it is claimed
 # AWS's sandbox user
 USER, UID, GID = "sbx_user1051", 993, 990
 DEFAULT_TMP_MB = 512
@@ -64,6 +67,7 @@ class Decision:
     mode: str  # BWRAP, PROCESS or UNAVAILABLE
     reason: str
     bwrap: str | None = None
+    spares: bool = False  # sandboxed spares can mount their function's code when claimed
 
     @property
     def sandboxed(self) -> bool:
@@ -85,6 +89,7 @@ class Spec:
     sdk_dir: str | None = None
     tmp_mb: int = DEFAULT_TMP_MB
     etc_dir: str = ""  # the sandbox's /etc (etc_dir())
+    spare: bool = False  # code_dir is the code root, mounted at SPARE_ROOT until the claim
 
 
 # ------------------------------------------------------------------------------- the decision
@@ -112,6 +117,33 @@ def probe(bwrap: str) -> str | None:
     return None
 
 
+def probe_spares(bwrap: str) -> str | None:
+    """None when a spare sandbox can become a function's (runtime/jail.py), else why not: a
+    spare started with this Python mounts a probe directory as its /var/task."""
+    import sys
+
+    python = os.path.realpath(sys.executable)
+    with tempfile.TemporaryDirectory(prefix="hostmode-sandbox-probe-") as root:
+        os.makedirs(os.path.join(root, "code", "probe"))
+        spec = Spec(interpreter=python, code_dir=root, runtime_dir=HOST_RUNTIME_DIR,
+                    etc_dir=etc_dir(), spare=True)
+        jail = {"root": SPARE_ROOT, "mounts": [["code", TASK_ROOT]], "tmp_bytes": 1 << 20,
+                "uid": UID, "gid": GID, "cwd": TASK_ROOT}
+        check = (f"import sys, os; sys.path.insert(0, {RUNTIME_ROOT!r}); import jail; "
+                 f"jail.enter({jail!r}); assert os.listdir({TASK_ROOT!r}) == ['probe']")
+        try:
+            proc = subprocess.run(command(Decision(BWRAP, "", bwrap), spec,
+                                          [python, "-s", "-S", "-c", check]),
+                                  capture_output=True, text=True, timeout=PROBE_TIMEOUT_S,
+                                  stdin=subprocess.DEVNULL)
+        except (OSError, subprocess.SubprocessError) as e:
+            return str(e)
+    if proc.returncode != 0:
+        lines = (proc.stderr or proc.stdout).strip().splitlines()
+        return lines[-1] if lines else f"exit status {proc.returncode}"
+    return None
+
+
 def _decide() -> Decision:
     wanted = (os.environ.get(contract.LAMBDA_SANDBOX_ENV) or "auto").strip().lower()
     if wanted == PROCESS:
@@ -125,7 +157,10 @@ def _decide() -> Decision:
         problem = "this OS has no Linux namespaces"
     problem = problem or probe(bwrap)
     if problem is None:
-        return Decision(BWRAP, f"bubblewrap sandbox ({bwrap})", bwrap)
+        spare_problem = probe_spares(bwrap)
+        if spare_problem:
+            LOG.info("Lambda sandbox: no spare sandboxes (%s)", spare_problem)
+        return Decision(BWRAP, f"bubblewrap sandbox ({bwrap})", bwrap, not spare_problem)
     if wanted == BWRAP:
         return Decision(UNAVAILABLE, f"{contract.LAMBDA_SANDBOX_ENV}=bwrap: {problem}")
     return Decision(PROCESS, f"no sandbox: {problem}")
@@ -192,15 +227,18 @@ def interpreter_root(interpreter: str) -> str | None:
     return os.path.dirname(os.path.dirname(real))
 
 
-def _namespace_args() -> list[str]:
+def _namespace_args(spare: bool = False) -> list[str]:
     # no --unshare-net: the handler reaches LocalStack on 127.0.0.1. No --die-with-parent: its
     # PR_SET_PDEATHSIG fires when the *thread* that started bwrap ends (a pool thread); the
     # runtime already ends when the executor's pipe closes, and the namespace with it. No
     # --as-pid-1: a namespace's init ignores the signals it sends itself (os.kill(os.getpid(),
     # 9) must kill the runtime, as on AWS); bwrap's own init ends the namespace with it.
+    # A spare is root of its user namespace with CAP_SYS_ADMIN until it is claimed (jail.py):
+    # no code of the function runs before it is uid 993 without capabilities.
+    user = ["--uid", "0", "--gid", "0", "--cap-add", "CAP_SYS_ADMIN"] if spare else [
+        "--uid", str(UID), "--gid", str(GID)]
     return ["--unshare-user", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
-            "--unshare-cgroup-try", "--uid", str(UID), "--gid", str(GID),
-            "--hostname", "localhost"]
+            "--unshare-cgroup-try", *user, "--hostname", "localhost"]
 
 
 def _system_args() -> list[str]:
@@ -225,20 +263,39 @@ def _etc_args(etc_dir: str) -> list[str]:
 
 def bwrap_args(spec: Spec) -> list[str]:
     """bwrap's options for one environment (the command follows)."""
-    args = [*_namespace_args(), *_system_args()]
+    args = [*_namespace_args(spec.spare), *_system_args()]
     if root := interpreter_root(spec.interpreter):
         args += ["--ro-bind", root, root]
     args += _etc_args(spec.etc_dir)
     args += ["--ro-bind", spec.runtime_dir, RUNTIME_ROOT]
     if spec.sdk_dir:
         args += ["--ro-bind", spec.sdk_dir, SDK_ROOT]
-    args += ["--ro-bind", spec.code_dir, TASK_ROOT]
-    for host, mounted in _layer_pairs(spec):
-        args += ["--ro-bind", host, mounted]
+    if spec.spare:  # mount points for the claim
+        args += ["--ro-bind", spec.code_dir, SPARE_ROOT, "--dir", TASK_ROOT, "--dir", OPT_ROOT]
+    else:
+        args += ["--ro-bind", spec.code_dir, TASK_ROOT]
+        for host, mounted in _layer_pairs(spec):
+            args += ["--ro-bind", host, mounted]
     args += ["--proc", "/proc", "--dev", "/dev",
              "--perms", "1777", "--size", str(max(1, spec.tmp_mb) << 20), "--tmpfs", "/tmp",
-             "--remount-ro", "/", "--chdir", TASK_ROOT]
+             "--remount-ro", "/", "--chdir", "/" if spec.spare else TASK_ROOT]
     return args
+
+
+def code_root() -> str:
+    """Where LocalStack unzips every function's code and layers (its TMPDIR's lambda/)."""
+    return os.path.join(tempfile.gettempdir(), "lambda")
+
+
+def jail_spec(spec: Spec, root: str) -> dict | None:
+    """What a claimed spare mounts to become `spec`'s sandbox (runtime/jail.py), or None when
+    it cannot: code or layers outside the code root (hot reload), several layers."""
+    pairs = [(spec.code_dir, TASK_ROOT), *_layer_pairs(spec)]
+    prefix = root.rstrip("/") + "/"
+    if len(spec.layer_dirs) > 1 or not all(host.startswith(prefix) for host, _ in pairs):
+        return None
+    return {"root": SPARE_ROOT, "mounts": [[host[len(prefix):], seen] for host, seen in pairs],
+            "tmp_bytes": max(1, spec.tmp_mb) << 20, "uid": UID, "gid": GID, "cwd": TASK_ROOT}
 
 
 def wraps(command: list[str]) -> bool:

@@ -115,6 +115,47 @@ def test_the_command_runs_the_runtime_after_bwraps_options(tmp_path: Path):
     assert not sandbox.wraps(runtime)
 
 
+def test_a_spare_sandbox_sees_the_code_root_until_it_is_claimed(tmp_path: Path):
+    spec = sandbox.Spec(interpreter="/usr/bin/python3.13", code_dir=str(tmp_path),
+                        runtime_dir="/rt", etc_dir=str(tmp_path / "etc"), spare=True)
+    args = sandbox.bwrap_args(spec)
+
+    assert (str(tmp_path), sandbox.SPARE_ROOT) in _pairs(args, "--ro-bind")
+    assert "/var/task" not in dict((d, s) for s, d in _pairs(args, "--ro-bind"))
+    assert args[args.index("--uid") + 1] == "0"  # until jail.py makes it 993
+    assert args[args.index("--cap-add") + 1] == "CAP_SYS_ADMIN"
+    for mount_point in ("/var/task", "/opt"):
+        assert args[args.index(mount_point) - 1] == "--dir"
+
+
+def test_a_claim_mounts_code_and_one_layer_from_under_the_code_root(tmp_path: Path):
+    root = tmp_path / "lambda"
+    (root / "fn" / "code").mkdir(parents=True)
+    (root / "layer" / "code").mkdir(parents=True)
+    spec = sandbox.Spec(interpreter="/usr/bin/python3.13", code_dir=str(root / "fn" / "code"),
+                        layer_dirs=[str(root / "layer" / "code")], tmp_mb=1024)
+
+    jail = sandbox.jail_spec(spec, str(root))
+
+    assert jail == {"root": sandbox.SPARE_ROOT,
+                    "mounts": [["fn/code", "/var/task"], ["layer/code", "/opt"]],
+                    "tmp_bytes": 1024 << 20, "uid": 993, "gid": 990, "cwd": "/var/task"}
+    # hot-reload code elsewhere, several layers: started directly
+    spec.layer_dirs = [str(root / "layer" / "code")] * 2
+    assert sandbox.jail_spec(spec, str(root)) is None
+    spec.layer_dirs, spec.code_dir = [], str(tmp_path / "hot")
+    assert sandbox.jail_spec(spec, str(root)) is None
+
+
+def test_a_spare_sandbox_becomes_a_functions_sandbox():
+    """The real thing (jail.py in a bwrap spare), where this machine can run it."""
+    bwrap = sandbox.shutil.which("bwrap")
+    if not bwrap or sandbox.probe(bwrap):
+        pytest.skip("no bubblewrap sandbox on this machine")
+
+    assert sandbox.probe_spares(bwrap) is None
+
+
 # ----------------------------------------------------------------------------- the decision
 
 
@@ -288,11 +329,31 @@ def test_process_mode_keeps_the_real_directories(decided, function_dirs):
     assert launch.spare_command(sys.executable) == spec.command
 
 
-def test_sandboxed_environments_take_no_spares(decided):
+def test_sandboxed_environments_take_no_spares_where_jail_cannot_run(decided):
     decided(BWRAP)
 
     with pytest.raises(launch.SparesNotUsed):
         launch.spare_command(sys.executable)
+
+
+def test_sandboxed_spares_are_claimed_with_what_to_mount(decided, function_dirs,
+                                                         monkeypatch: pytest.MonkeyPatch):
+    decided(sandbox.Decision(sandbox.BWRAP, "test", "/usr/bin/bwrap", spares=True))
+    code, layer = function_dirs
+    monkeypatch.setattr(sandbox, "code_root", lambda: str(code.parent))
+
+    spec = launch.build_launch(_function_version(code, [layer]), {}, 6000)
+    spare = launch.spare_command(sys.executable)
+
+    assert spec.can_use_spare()
+    assert spec.child_config["jail"]["mounts"] == [["code", "/var/task"], ["layer", "/opt"]]
+    assert sandbox.wraps(spare) and (str(code.parent), sandbox.SPARE_ROOT) in _pairs(
+        spare, "--ro-bind")
+    assert spare[-1] == "/var/runtime/entrypoint.py"
+    hot = launch.build_launch(_function_version(code, [layer], hot=True), {}, 6000)
+    assert "jail" in hot.child_config  # a folder under the code root mounts like any other
+    monkeypatch.setattr(sandbox, "code_root", lambda: "/elsewhere")
+    assert not launch.build_launch(_function_version(code, []), {}, 6000).can_use_spare()
 
 
 def test_a_required_sandbox_that_cannot_start_fails_the_launch(decided, function_dirs):
