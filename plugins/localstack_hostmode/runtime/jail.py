@@ -20,6 +20,8 @@ MS_BIND = 4096
 MS_REC = 16384
 MNT_DETACH = 2
 CLONE_NEWUSER = 0x10000000
+PR_CAPBSET_DROP = 24
+LAST_CAP = 63  # EINVAL past the kernel's last capability: ignored
 _LINUX_CAPABILITY_VERSION_3 = 0x20080522
 
 
@@ -65,6 +67,8 @@ def enter(spec):
     _write("/proc/self/setgroups", "deny")
     _write("/proc/self/uid_map", f"{spec['uid']} 0 1")
     _write("/proc/self/gid_map", f"{spec['gid']} 0 1")
+    for cap in range(LAST_CAP + 1):  # none can come back (bwrap also sets no_new_privs)
+        libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0)
     data = (_CapData * 2)()
     _check(libc.capset(ctypes.byref(_CapHeader(_LINUX_CAPABILITY_VERSION_3, 0)), data),
            "drop capabilities")

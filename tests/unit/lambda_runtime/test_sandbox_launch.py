@@ -224,11 +224,15 @@ def test_the_runtime_pid_is_under_the_sandboxs_init():
     try:
         import time
 
-        deadline = time.monotonic() + 5
-        while (pid := sandbox.runtime_pid(monitor.pid)) is None and time.monotonic() < deadline:
+        def runtime_cmdline() -> bytes:
+            pid = sandbox.runtime_pid(monitor.pid)
+            return Path(f"/proc/{pid}/cmdline").read_bytes() if pid else b""
+
+        deadline = time.monotonic() + 10  # until the inner shell has exec'd sleep
+        while not runtime_cmdline().startswith(b"sleep") and time.monotonic() < deadline:
             time.sleep(0.01)
-        assert pid is not None and pid != monitor.pid
-        assert Path(f"/proc/{pid}/cmdline").read_bytes().startswith(b"sleep")
+        assert runtime_cmdline().startswith(b"sleep")
+        assert sandbox.runtime_pid(monitor.pid) != monitor.pid
     finally:
         sealing.kill_descendants(monitor.pid)
         monitor.kill()
