@@ -5,8 +5,8 @@ A spare runtime starts in a sandbox before anyone knows which function it will r
 directory holding every function's code is mounted at a hidden path, and the runtime is root of
 its own user namespace with CAP_SYS_ADMIN there. When it is claimed, before any of the
 function's code runs, it mounts that function's code read-only at /var/task (and its layer at
-/opt), unmounts the hidden directory, sizes /tmp, then enters a nested user namespace as
-sbx_user1051 (uid 993) and drops every capability. Stdlib only.
+/opt), covers the hidden directory with an empty one, sizes /tmp, then enters a nested user
+namespace as sbx_user1051 (uid 993) and drops every capability. Stdlib only.
 """
 
 import ctypes
@@ -18,7 +18,6 @@ MS_NODEV = 4
 MS_REMOUNT = 32
 MS_BIND = 4096
 MS_REC = 16384
-MNT_DETACH = 2
 CLONE_NEWUSER = 0x10000000
 PR_CAPBSET_DROP = 24
 LAST_CAP = 63  # EINVAL past the kernel's last capability: ignored
@@ -59,7 +58,10 @@ def enter(spec):
                f"mount {target}")
         flags = MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV
         _check(libc.mount(None, target.encode(), None, flags, None), f"read-only {target}")
-    _check(libc.umount2(root.encode(), MNT_DETACH), f"unmount {root}")
+    # covered by an empty read-only tmpfs, which nobody can unmount once the capabilities are
+    # gone (umount itself can wait for an RCU grace period: milliseconds on a busy machine)
+    _check(libc.mount(b"none", root.encode(), b"tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV,
+                      b"size=4096"), f"cover {root}")
     size = f"size={int(spec['tmp_bytes'])}".encode()
     _check(libc.mount(None, b"/tmp", None, MS_REMOUNT | MS_NOSUID | MS_NODEV, size), "size /tmp")
     # the final user: a nested namespace mapping it to the sandbox's root (the host's user)
