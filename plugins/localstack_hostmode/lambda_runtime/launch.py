@@ -59,9 +59,9 @@ def spare_command(interpreter: str) -> list[str]:
     """The spare pool's command: a plain runtime, or in the sandbox one that mounts its
     function's code when it is claimed (runtime/jail.py)."""
     decision = sandbox.decide()
-    if not decision.sandboxed:
+    if decision.mode == sandbox.PROCESS:
         return runtime_command(interpreter)
-    if not decision.spares:
+    if not decision.spares:  # also when a required sandbox cannot start
         raise SparesNotUsed("no spare sandboxes here: sandboxed environments start directly")
     root = sandbox.code_root()
     os.makedirs(root, exist_ok=True)  # LocalStack creates it with the first function's code

@@ -366,3 +366,5 @@ def test_a_required_sandbox_that_cannot_start_fails_the_launch(decided, function
 
     with pytest.raises(sandbox.SandboxUnavailable, match="no bwrap"):
         launch.build_launch(_function_version(code, []), {}, 6000)
+    with pytest.raises(launch.SparesNotUsed):  # no unsandboxed spares either
+        launch.spare_command(sys.executable)
