@@ -12,6 +12,7 @@ from pathlib import Path
 # Environment variables the launcher sets in LocalStack's environment.
 RUN_DIR_ENV = "HOSTMODE_RUN_DIR"  # per-port state: logs, pid file, backend state, preloads
 RUNTIME_LIB_ENV = "HOSTMODE_LAMBDA_RUNTIME_LIB"  # the runtime-bundled SDK (boto3) directory
+LAMBDA_SANDBOX_ENV = "HOSTMODE_LAMBDA_SANDBOX"  # auto | bwrap | process
 
 # LocalStack's standard host name (public DNS answers 127.0.0.1): LOCALSTACK_HOST is
 # <this>:<port>, and virtual-host URLs (function URLs, execute-api, S3) are subdomains of it.
@@ -21,6 +22,7 @@ STANDARD_HOSTNAME = "localhost.localstack.cloud"
 DYNAMODB_BACKEND_STATE = "dynamodb-backend.json"  # {"pid", "port", "url"} of the moto server
 DYNAMODB_BACKEND_LOG = "dynamodb-backend.log"
 NODE_LOOPBACK_PRELOAD = "node-loopback.cjs"
+LAMBDA_SANDBOX_STATE = "lambda-sandbox.json"  # {"mode", "reason"}: how Lambda environments run
 
 # Layout under the project's `.localstack/` directory.
 REPO_ROOT = Path(__file__).resolve().parents[2]

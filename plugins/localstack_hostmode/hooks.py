@@ -110,3 +110,12 @@ def hostmode_shutdown() -> None:
 
         atexit.register(_exit_without_final_gc)
         threading._register_atexit(_exit_before_joining_threads)
+
+
+@hooks.on_infra_start(priority=100)
+def hostmode_lambda_sandbox() -> None:
+    """Decide now how Lambda environments run (a bubblewrap probe, once, in the background), so
+    `make status` says it before the first function starts."""
+    from localstack_hostmode.lambda_runtime import sandbox
+
+    threading.Thread(target=sandbox.decide, name="lambda-sandbox-probe", daemon=True).start()

@@ -187,6 +187,22 @@ def standard_names_line() -> str:
     return f"  DNS: *.{config.contract.STANDARD_HOSTNAME} names {state}"
 
 
+def lambda_sandbox_line() -> str | None:
+    """How host mode runs Lambda environments, as the plugin decided (its run-dir file)."""
+    try:
+        state = json.loads((config.run_dir() / config.contract.LAMBDA_SANDBOX_STATE).read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(state, dict):
+        return None
+    mode = state.get("mode")
+    if mode == "bwrap":
+        return ("  Lambda environments: sandboxed (bubblewrap: /var/task, private /tmp, "
+                "no host files)")
+    what = "local processes, not sandboxed" if mode == "process" else "cannot start"
+    return f"  Lambda environments: {what} ({state.get('reason', '?')})"
+
+
 def print_leftovers(info: PidFile | None) -> None:
     """What a dead host-mode LocalStack left running (e.g. after kill -9): processes carrying
     this port's run dir, and the ports they still listen on."""
@@ -219,6 +235,8 @@ def cmd_status(_args: list[str]) -> int:
         return 1
     print(f"  version: {h.get('version', '?')}, edition: {h.get('edition', '?')}")
     print(standard_names_line())
+    if not info.is_docker and (sandbox_line := lambda_sandbox_line()):
+        print(sandbox_line)
     _print_services(h)
     _, scripts = readiness.init_state()
     for s in scripts:

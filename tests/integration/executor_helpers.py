@@ -83,6 +83,60 @@ def assert_runtime_exited(result: Invocation, reason: str,
     }
 
 
+def lambda_sandbox() -> str:
+    """How the LocalStack under test runs Lambda environments: "bwrap" (sandboxed) or
+    "process", as its plugin wrote in the run directory (none written: process)."""
+    from launcher import config
+
+    try:
+        state = json.loads((config.run_dir() / config.contract.LAMBDA_SANDBOX_STATE).read_text())
+    except (OSError, ValueError):
+        return "process"
+    return str(state.get("mode", "process"))
+
+
+def _pid_namespace(pid: int | str) -> str | None:
+    try:
+        return os.readlink(f"/proc/{pid}/ns/pid")
+    except OSError:
+        return None
+
+
+def function_processes(name: str) -> list[int]:
+    """Host pids of a function's processes. Those the handler started with exec carry its
+    environment (AWS_LAMBDA_FUNCTION_NAME); sandboxed, everything in their pid namespaces is
+    the function's too: the runtime (a claimed spare keeps its start-up environment in /proc),
+    a forked daemon, the sandbox's init."""
+    marker = f"AWS_LAMBDA_FUNCTION_NAME={name}".encode()
+    entries = [e for e in os.listdir("/proc") if e.isdigit()]
+    pids = set()
+    for entry in entries:
+        try:
+            if marker in Path(f"/proc/{entry}/environ").read_bytes().split(b"\0"):
+                pids.add(int(entry))
+        except OSError:
+            pass
+    namespaces = {_pid_namespace(pid) for pid in pids} - {_pid_namespace("self"), None}
+    if namespaces:
+        pids |= {int(e) for e in entries if _pid_namespace(e) in namespaces}
+    return sorted(pids)
+
+
+def sandboxed_task_roots() -> list[Path]:
+    """What sandboxed runtimes have at /var/task, seen from the host (/proc/<pid>/root)."""
+    own = _pid_namespace("self")
+    roots = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and _pid_namespace(entry) not in (own, None):
+            root = Path(f"/proc/{entry}/root/var/task")
+            try:
+                if any(root.iterdir()):
+                    roots.append(root)
+            except OSError:
+                pass
+    return roots
+
+
 def process_alive(pid: int) -> bool:
     """True while the pid exists and is not a zombie."""
     try:

@@ -19,7 +19,9 @@ import pytest
 from executor_helpers import (
     FUNCTIONS_DIR,
     assert_runtime_exited,
+    function_processes,
     invoke,
+    lambda_sandbox,
     process_alive,
     zip_files,
 )
@@ -80,11 +82,15 @@ def test_environment_has_aws_variables_and_nothing_internal(lam, probe, localsta
     assert env["TZ"] == ":UTC"
     assert env["LANG"] == "en_US.UTF-8"
     assert env["AWS_ACCESS_KEY_ID"] and env["AWS_SECRET_ACCESS_KEY"] and env["AWS_SESSION_TOKEN"]
-    assert Path(env["LAMBDA_RUNTIME_DIR"]).is_dir()
+    if lambda_sandbox() == "bwrap":
+        assert env["LAMBDA_RUNTIME_DIR"] == "/var/runtime"
+    else:
+        assert Path(env["LAMBDA_RUNTIME_DIR"]).is_dir()
     assert os.path.dirname(info["executable"]) == env["PATH"].split(os.pathsep)[0]
-    # the real code directory is the task root and the working directory
+    # the code directory is the task root and the working directory: /var/task in the
+    # sandbox, the real directory in process mode
     assert env["LAMBDA_TASK_ROOT"] == info["cwd"] == os.path.dirname(info["file"])
-    assert env["LAMBDA_TASK_ROOT"] != "/var/task"
+    assert (env["LAMBDA_TASK_ROOT"] == "/var/task") == (lambda_sandbox() == "bwrap")
     # the SDK reaches LocalStack by itself
     endpoint = env["AWS_ENDPOINT_URL"]
     assert endpoint.startswith("http://127.0.0.1:") and endpoint.endswith(
@@ -405,7 +411,7 @@ def test_warm_environment_is_reused(make_function, lam):
     results = [invoke(lam, name, {"action": "info"}).payload for _ in range(3)]
 
     assert [r["counter"] for r in results] == [1, 2, 3]
-    assert len({r["pid"] for r in results}) == 1
+    assert len({r["process"] for r in results}) == 1
 
 
 def test_concurrent_invocations_run_in_parallel_processes(make_function, lam):
@@ -421,7 +427,7 @@ def test_concurrent_invocations_run_in_parallel_processes(make_function, lam):
 
     assert all(r.function_error is None for r in results), [r.raw for r in results]
     payloads = [r.payload for r in results]
-    assert len({p["pid"] for p in payloads}) == n
+    assert len({p["process"] for p in payloads}) == n
     # every sleep overlaps every other one
     assert max(p["started"] for p in payloads) < min(p["ended"] for p in payloads)
     assert wall < n * seconds * 0.6, wall
@@ -454,14 +460,17 @@ def test_stopping_the_environment_kills_the_process_group(make_function, lam, wa
     # GIVEN a handler that left a background process running
     name = make_function(handler="probe.spawn_grandchild")
     pids = invoke(lam, name).payload
-    assert process_alive(pids["pid"]) and process_alive(pids["grandchild"])
+    # sandboxed, the pids the handler sees are its namespace's: found by their environment
+    watched = (function_processes(name) if lambda_sandbox() == "bwrap"
+               else [pids["pid"], pids["grandchild"]])
+    assert len(watched) >= 2 and all(process_alive(pid) for pid in watched)
 
     # WHEN LocalStack stops the function's environments
     lam.delete_function(FunctionName=name)
 
     # THEN the runtime process and what it spawned are gone
     wait_until(
-        lambda: not process_alive(pids["pid"]) and not process_alive(pids["grandchild"]),
+        lambda: not any(process_alive(pid) for pid in watched),
         timeout=15,
         message="runtime process group to exit",
     )

@@ -25,7 +25,7 @@ def assert_works_again(lam, name: str, action: str = "info") -> dict:
 
 
 def test_handler_exception_keeps_its_class_name_and_user_frames(lam, probe):
-    pid_before = assert_works_again(lam, probe)["pid"]
+    process_before = assert_works_again(lam, probe)["process"]
 
     result = invoke(lam, probe, {"action": "fail", "message": "card declined"})
 
@@ -43,7 +43,7 @@ def test_handler_exception_keeps_its_class_name_and_user_frames(lam, probe):
     # AWS's runtime logs it as one CR-joined line
     assert "[ERROR] OrderRejected: card declined\rTraceback (most recent call last):" in result.log
     # a raised exception does not cost the warm process
-    assert assert_works_again(lam, probe)["pid"] == pid_before
+    assert assert_works_again(lam, probe)["process"] == process_before
 
 
 def test_import_error_is_runtime_import_module_error(make_function, lam):
@@ -85,7 +85,7 @@ def test_missing_handler_is_runtime_handler_not_found(make_function, lam):
 
 def test_timeout_kills_the_process_and_reports_sandbox_timedout(make_function, lam):
     name = make_function(Timeout=1)
-    pid_before = assert_works_again(lam, name, "pid")["pid"]
+    process_before = assert_works_again(lam, name, "pid")["process"]
 
     started = time.monotonic()
     result = invoke(lam, name, {"action": "sleep", "seconds": 30})
@@ -101,7 +101,7 @@ def test_timeout_kills_the_process_and_reports_sandbox_timedout(make_function, l
     assert f"{result.request_id} Task timed out after 1.00 seconds" in result.log
     assert "Status: timeout" in result.log
     # the next invoke gets a fresh process
-    assert assert_works_again(lam, name, "pid")["pid"] != pid_before
+    assert assert_works_again(lam, name, "pid")["process"] != process_before
 
 
 @pytest.mark.parametrize(
@@ -114,13 +114,13 @@ def test_timeout_kills_the_process_and_reports_sandbox_timedout(make_function, l
     ],
 )
 def test_process_death_is_runtime_exit_error(lam, probe, event, reason):
-    pid_before = assert_works_again(lam, probe)["pid"]
+    process_before = assert_works_again(lam, probe)["process"]
 
     result = invoke(lam, probe, {"action": "exit", **event})
 
     assert_runtime_exited(result, reason)
     assert f"about to exit via {event['how']}" in result.log
-    assert assert_works_again(lam, probe)["pid"] != pid_before
+    assert assert_works_again(lam, probe)["process"] != process_before
 
 
 def assert_out_of_memory(result) -> None:
@@ -153,11 +153,11 @@ def test_memory_over_memory_size_is_runtime_out_of_memory(make_function, lam, ho
     # AND the next invocation runs in a new process
     again = invoke(lam, name, {"action": "allocate", "mb": 1})
     assert again.function_error is None, again.raw
-    assert again.payload["pid"] != within.payload["pid"]
+    assert again.payload["process"] != within.payload["process"]
 
 
 def test_unserialisable_result_is_runtime_marshal_error(lam, probe):
-    pid_before = assert_works_again(lam, probe)["pid"]
+    process_before = assert_works_again(lam, probe)["process"]
 
     result = invoke(lam, probe, {"action": "unmarshallable"})
 
@@ -168,7 +168,7 @@ def test_unserialisable_result_is_runtime_marshal_error(lam, probe):
         "requestId": result.request_id,
         "stackTrace": [],
     }
-    assert assert_works_again(lam, probe)["pid"] == pid_before
+    assert assert_works_again(lam, probe)["process"] == process_before
 
 
 def test_response_over_6mb_is_function_response_size_too_large(lam, probe):

@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 import pytest
-from executor_helpers import invoke
+from executor_helpers import invoke, lambda_sandbox, sandboxed_task_roots
 
 from localstack_hostmode import contract
 
@@ -36,6 +36,12 @@ def test_function_code_is_unzipped_privately_under_the_run_dir(
     code_dir = Path(invoke(lam, probe, {"action": "info"}).payload["cwd"]).resolve()
 
     tmp = (run_dir / "tmp").resolve()
+    if lambda_sandbox() == "bwrap":  # /var/task: the directory it mounts, found by its inode
+        mounted = {(r.stat().st_dev, r.stat().st_ino) for r in sandboxed_task_roots()}
+        dirs = [d for d in (tmp / "lambda").glob("*/*/code")
+                if (d.stat().st_dev, d.stat().st_ino) in mounted]
+        assert dirs, mounted
+        code_dir = dirs[0]
     assert code_dir.is_relative_to(tmp / "lambda"), code_dir
     assert not code_dir.is_relative_to(Path(tempfile.gettempdir()).resolve() / "lambda")
     assert tmp.stat().st_mode & 0o777 == 0o700

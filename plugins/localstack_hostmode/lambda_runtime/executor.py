@@ -49,7 +49,7 @@ from localstack_hostmode.lambda_runtime.launch import (
     FailedChild,
     Launch,
     build_launch,
-    runtime_command,
+    spare_command,
 )
 from localstack_hostmode.lambda_runtime.process import (
     ChildProcess,
@@ -67,7 +67,7 @@ INIT_TYPE_ENV = "AWS_LAMBDA_INITIALIZATION_TYPE"
 PROVISIONED = "provisioned-concurrency"
 ON_DEMAND = "on-demand"
 
-SPARES = SparePool(runtime_command)
+SPARES = SparePool(spare_command)  # process mode only: sandboxed environments start directly
 
 
 def gateway_host() -> str:

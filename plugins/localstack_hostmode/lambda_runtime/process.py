@@ -35,7 +35,7 @@ import threading
 import time
 import weakref
 
-from localstack_hostmode.lambda_runtime import reports
+from localstack_hostmode.lambda_runtime import reports, sandbox
 from localstack_hostmode.runtime import frames, sealing
 
 LOG = logging.getLogger(__name__)
@@ -133,6 +133,9 @@ class ChildProcess:
         self._killed = threading.Event()
         self._io_lock = threading.Lock()
         self.invoked = False
+        # sandboxed (sandbox.py), the runtime is bwrap's child: its pid is looked up once
+        self.sandboxed = sandbox.wraps(command)
+        self._runtime_pid: int | None = None
         self._spawn(command, child_config, env, cwd)
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -194,6 +197,14 @@ class ChildProcess:
     def pid(self) -> int | None:
         return self.popen.pid if self.popen else None
 
+    def runtime_pid(self) -> int | None:
+        """The runtime process's pid (whose memory counts): in a sandbox, bwrap's child."""
+        if not self.sandboxed or self.popen is None:
+            return self.pid
+        if self._runtime_pid is None:
+            self._runtime_pid = sandbox.runtime_pid(self.popen.pid)
+        return self._runtime_pid
+
     def kill(self) -> None:
         """SIGKILL everything the runtime started and the runtime itself, reap it.
 
@@ -214,6 +225,8 @@ class ChildProcess:
             sealing.signal_quietly(os.kill, pid, signal.SIGKILL)
         try:
             self.returncode = self.popen.wait(timeout=5)
+            if self.sandboxed:  # bwrap's exit status says how the runtime ended
+                self.returncode = sandbox.exit_status(self.returncode)
         except subprocess.TimeoutExpired:
             LOG.warning("Lambda runtime process %s did not exit after SIGKILL", self.popen.pid)
         self.dead = True
@@ -333,7 +346,8 @@ class ChildProcess:
             now = time.perf_counter()
             if checking_memory and now >= next_memory_check:
                 next_memory_check = now + MEMORY_CHECK_S
-                if self._kill_if_over(resident_kib(self.pid) if self.pid else None):
+                pid = self.runtime_pid()
+                if self._kill_if_over(resident_kib(pid) if pid else None):
                     return PumpEnd.EOF
             if deadline is not None and deadline - now <= 0:
                 return PumpEnd.TIMEOUT

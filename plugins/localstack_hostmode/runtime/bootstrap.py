@@ -256,18 +256,25 @@ def claim_spare(reader):
     carries that function's environment, working directory and runtime config."""
     import logging  # noqa: F401  (imported now, while nobody waits for it)
 
+    if os.path.isdir("/var/.spare"):  # a spare sandbox (jail.py): ctypes imported now too
+        from . import jail  # noqa: F401
     try:
         _kind, body = read_frame(reader)
     except EOFError:
         _die_with_group()
     claim = json.loads(body)
+    jail_spec = claim["config"].get("jail")
+    if jail_spec:  # a spare sandbox: becomes the function's before any of its code runs
+        from . import jail
+
+        jail.enter(jail_spec)
     coerced_ctype = os.environ.get("LC_CTYPE")  # set by the interpreter's locale coercion
     os.environ.clear()
     os.environ.update(claim["env"])
     if coerced_ctype and "LC_CTYPE" not in os.environ:
         os.environ["LC_CTYPE"] = coerced_ctype
     time.tzset()
-    os.chdir(claim["cwd"])
+    os.chdir(jail_spec["cwd"] if jail_spec else claim["cwd"])
     return claim["config"]
 
 

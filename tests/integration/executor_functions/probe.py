@@ -6,9 +6,12 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 
 COUNTER = 0
 LOADED_AT = time.time()
+# which runtime process answered (sandboxed, every runtime has the same pid in its namespace)
+PROCESS = uuid.uuid4().hex
 print("init: probe module imported")
 
 
@@ -34,6 +37,7 @@ def info(event, context):
     return {
         "counter": COUNTER,
         "pid": os.getpid(),
+        "process": PROCESS,
         "cwd": os.getcwd(),
         "file": __file__,
         "sys_path": sys.path,
@@ -88,7 +92,7 @@ def sleep(event, context):
     started = time.time()
     print(f"sleeping {event['seconds']}s")
     time.sleep(event["seconds"])
-    return {"pid": os.getpid(), "started": started, "ended": time.time()}
+    return {"pid": os.getpid(), "process": PROCESS, "started": started, "ended": time.time()}
 
 
 def unmarshallable(event, context):
@@ -146,7 +150,7 @@ def use_layers(event, context):
 def use_pythonpath(event, context):
     import ppmod
 
-    return {"ppmod": ppmod.WHO, "pid": os.getpid()}
+    return {"ppmod": ppmod.WHO, "pid": os.getpid(), "process": PROCESS}
 
 
 def allocate(event, context):
@@ -157,7 +161,8 @@ def allocate(event, context):
     print("released", flush=True)
     with open("/proc/self/status") as f:  # VmHWM: ru_maxrss carries over the forking parent's
         peak_kib = next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
-    return {"held_mb": len(blob) >> 20, "pid": os.getpid(), "max_rss_mb": peak_kib >> 10}
+    return {"held_mb": len(blob) >> 20, "pid": os.getpid(), "process": PROCESS,
+            "max_rss_mb": peak_kib >> 10}
 
 
 def print_lines(event, context):
@@ -167,7 +172,7 @@ def print_lines(event, context):
 
 
 def pid(event, context):
-    return {"pid": os.getpid()}
+    return {"pid": os.getpid(), "process": PROCESS}
 
 
 ACTIONS = {

@@ -244,8 +244,39 @@ def start_worker() -> int:
                                               WaiterConfig={"Delay": 0.5, "MaxAttempts": 60})
     out = lam.invoke(FunctionName="hostmode-pid")
     assert "FunctionError" not in out, out["Payload"].read()
-    pid = json.loads(out["Payload"].read())["pid"]
+    pid = host_pid(json.loads(out["Payload"].read())["pid"], "fn.py")
     assert alive(pid)
     return pid
+
+
+def host_pid(seen: int, task_file: str) -> int:
+    """The host pid of a runtime that reported `seen`: in a Lambda sandbox that is its pid
+    namespace's, so the process is found by that and the file its /var/task holds."""
+    own = os.readlink("/proc/self/ns/pid")
+    for entry in os.listdir("/proc"):
+        try:
+            if not entry.isdigit() or os.readlink(f"/proc/{entry}/ns/pid") == own:
+                continue
+            with open(f"/proc/{entry}/status") as f:
+                nspid = next(line for line in f if line.startswith("NSpid:")).split()[1:]
+            if int(nspid[-1]) == seen and os.path.exists(
+                    f"/proc/{entry}/root/var/task/{task_file}"):
+                return int(entry)
+        except (OSError, StopIteration, ValueError):
+            continue
+    return seen
+
+
+def code_dir_of(pid: int, root: Path) -> Path:
+    """A runtime's code directory on the host: its working directory, or, sandboxed (where
+    that is /var/task), the directory under `root` that is mounted there (same inode)."""
+    seen = Path(os.readlink(f"/proc/{pid}/cwd"))
+    if seen != Path("/var/task"):
+        return seen
+    st = os.stat(f"/proc/{pid}/cwd")
+    for candidate in root.glob("*/*/code"):
+        if (candidate.stat().st_dev, candidate.stat().st_ino) == (st.st_dev, st.st_ino):
+            return candidate
+    return seen
 
 

@@ -21,6 +21,7 @@ from .helpers import (
     assert_nothing_left,
     client,
     cmdline,
+    code_dir_of,
     leader_pid,
     listening_sockets,
     make,
@@ -87,7 +88,7 @@ def test_down_removes_the_unzipped_function_code(
         instance: None, light_init: Path) -> None:  # noqa: F811 (the imported fixtures)
     assert make("up", HOSTMODE_INIT_SCRIPT=str(light_init)).returncode == 0
     worker = start_worker()
-    code_dir = Path(os.readlink(f"/proc/{worker}/cwd"))
+    code_dir = code_dir_of(worker, RUN_DIR / "tmp" / "lambda")
     # the function's code is unzipped under this port's run dir, privately
     assert code_dir.is_relative_to(RUN_DIR / "tmp" / "lambda"), code_dir
     assert (RUN_DIR / "tmp").stat().st_mode & 0o777 == 0o700
