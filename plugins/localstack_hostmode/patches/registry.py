@@ -38,6 +38,7 @@ PATCH_MODULES = (
     "lambda_delete_failed_functions",
     "lambda_invocation_context",
     "apigateway_request_too_large",
+    "gateway_keep_alive",
 )
 
 APPLIED = "applied"
