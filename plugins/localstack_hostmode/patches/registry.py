@@ -39,6 +39,8 @@ PATCH_MODULES = (
     "lambda_invocation_context",
     "apigateway_request_too_large",
     "gateway_keep_alive",
+    "lambda_log_shipping",
+    "lambda_metrics_batching",
 )
 
 APPLIED = "applied"
