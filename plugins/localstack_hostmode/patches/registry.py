@@ -41,6 +41,7 @@ PATCH_MODULES = (
     "gateway_keep_alive",
     "lambda_log_shipping",
     "lambda_metrics_batching",
+    "apigateway_lambda_in_memory",
 )
 
 APPLIED = "applied"
