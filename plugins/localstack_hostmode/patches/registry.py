@@ -42,6 +42,7 @@ PATCH_MODULES = (
     "lambda_log_shipping",
     "lambda_metrics_batching",
     "apigateway_lambda_in_memory",
+    "lambda_env_timers",
 )
 
 APPLIED = "applied"

@@ -1,5 +1,5 @@
-"""Batching of Lambda logs and metrics (patches lambda_log_shipping, lambda_metrics_batching):
-the pure parts, without LocalStack."""
+"""Host-mode patches of the Lambda service (lambda_log_shipping, lambda_metrics_batching,
+lambda_env_timers): the pure parts, without LocalStack."""
 
 from __future__ import annotations
 
@@ -77,3 +77,28 @@ def test_metric_requests_count_datums_of_one_second_as_one() -> None:
         ("Invocations", [3.0], 100), ("Errors", [1.0], 100), ("Invocations", [1.0], 101)]
     assert all(d["Values"] == [1.0] for d in first)
     assert first[0]["Dimensions"] == [{"Name": "FunctionName", "Value": "f"}]
+
+
+def test_shared_timers_fire_once_in_order_unless_cancelled() -> None:
+    import threading
+
+    from localstack_hostmode.patches.lambda_env_timers import SharedTimer
+
+    fired: list[str] = []
+    done = threading.Event()
+
+    def record(name: str) -> None:
+        fired.append(name)
+        if name == "last":
+            done.set()
+
+    cancelled = SharedTimer(0.05, record, args=["cancelled"])
+    never_started = SharedTimer(0, record, args=["never started"])
+    for timer in (SharedTimer(0.1, record, args=["last"]), SharedTimer(0.01, record, ["first"]),
+                  cancelled):
+        timer.start()
+    cancelled.cancel()
+    never_started.cancel()
+
+    assert done.wait(5)
+    assert fired == ["first", "last"]
