@@ -52,7 +52,7 @@ from localstack.aws.api.dynamodb import (
     UpdateTableOutput,
 )
 from localstack.aws.connect import connect_to
-from localstack.aws.forwarder import ForwardingFallbackDispatcher, get_request_forwarder_http
+from localstack.aws.forwarder import ForwardingFallbackDispatcher
 from localstack.constants import INTERNAL_AWS_SECRET_ACCESS_KEY
 from localstack.services.dynamodb.provider import (
     DynamoDBProvider,
@@ -64,6 +64,7 @@ from localstack.services.dynamodb.utils import SchemaExtractor
 from localstack.services.dynamodbstreams import dynamodbstreams_api
 from localstack.services.plugins import Service, aws_provider
 
+from localstack_hostmode.dynamodb_forward import backend_proxy
 from localstack_hostmode.dynamodb_partiql import PartiQLError
 from localstack_hostmode.dynamodb_partiql_run import Runner
 from localstack_hostmode.dynamodb_server import MotoDynamodbServer, ReadWriteLock
@@ -100,6 +101,8 @@ class MotoDynamoDBProvider(DynamoDBProvider):
         self._tx_tokens: dict[tuple[str, str, str], tuple[float, str, dict]] = {}
         self._tx_lock = threading.Lock()
         self.backend_lock = ReadWriteLock()
+        # upstream's proxy sends through `requests`; the same hop over http.client
+        self.server.proxy = backend_proxy(self.server.url)
 
     @staticmethod
     def _new_dynamodb_server() -> DynamodbServer:
@@ -326,11 +329,9 @@ def _dispatch_table(provider: MotoDynamoDBProvider):
     """LocalStack's dispatch: provider methods, and moto directly for the operations the
     provider does not implement (CreateBackup, RestoreTableFromBackup, ImportTable, ...),
     those under the same lock; every answer shaped like AWS's."""
-    forward = get_request_forwarder_http(provider.get_forward_url)
-
     def locked_forward(context: RequestContext, service_request=None):
         with provider.backend_lock.hold(context.operation.name):
-            return forward(context, service_request)
+            return provider.server.proxy(context, service_request)
 
     table = ForwardingFallbackDispatcher(provider, locked_forward)
     return {operation: _shaped(operation, handler) for operation, handler in table.items()}

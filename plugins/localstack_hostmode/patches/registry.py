@@ -46,6 +46,11 @@ PATCH_MODULES = (
     "esm_last_processing_result",
     "backend_start_polling",
     "kinesis_mock_memory",
+    "gateway_keep_alive",
+    "lambda_log_shipping",
+    "lambda_metrics_batching",
+    "apigateway_lambda_in_memory",
+    "lambda_env_timers",
 )
 
 APPLIED = "applied"

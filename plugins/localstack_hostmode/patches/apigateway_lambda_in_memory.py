@@ -1,0 +1,111 @@
+"""API Gateway invokes a Lambda proxy integration through the gateway in memory, not over HTTP.
+
+Why: LocalStack 4.14.0's ``RestApiAwsProxyIntegration.call_lambda`` (services/apigateway/next_gen/
+execute_api/integrations/aws.py) calls ``lambda:Invoke`` with an internal boto3 client that
+sends the request over HTTP to LocalStack's own gateway: every API request pays a second trip
+through urllib3, hypercorn's event loop (h11 parsing, the ASGI-to-WSGI bridge and its thread
+hand-offs) and back. A GIL-sampling profile (py-spy --gil) of ``GET /users/{id}`` at concurrency
+1 put hypercorn's event loop at ~25% of LocalStack's busy time, for the three HTTP requests each
+API call made to it (the client's, API Gateway's Invoke, the function's DynamoDB call).
+
+What changes: the integration's Lambda client is LocalStack's own in-memory client
+(``GatewayShortCircuit``, what ``IN_MEMORY_CLIENT=1`` does for every internal client): the same
+botocore request, with the same credentials, source ARN and service principal, is handed to the
+gateway's handler chain directly (parsing, IAM context, the Lambda provider), skipping only the
+socket. Other internal clients keep HTTP.
+
+Verified on localstack-core 4.14.0; on any other version the registry (registry.py) skips it
+with a warning. Opt-out: ``HOSTMODE_APIGW_LAMBDA_IN_MEMORY=0`` (the Invoke goes over HTTP).
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from typing import Any
+
+from .registry import HostPatch
+
+_INTEGRATIONS = "localstack.services.apigateway.next_gen.execute_api.integrations.aws"
+_lock = threading.Lock()
+_config: Any = None
+
+
+def _client_config() -> Any:
+    """One Config object for these clients: LocalStack caches clients by their arguments, so
+    the in-memory ones are never the HTTP clients other services share."""
+    global _config
+    with _lock:
+        if _config is None:
+            from botocore.config import Config
+
+            _config = Config(user_agent_extra="hostmode-apigw-in-memory")
+        return _config
+
+
+@functools.lru_cache(maxsize=64)
+def _lambda_client(region_name: str, role_arn: str | None) -> Any:
+    """Upstream's client (get_service_factory: the integration role's session, if any), made to
+    call the gateway in memory."""
+    from localstack.aws.client import GatewayShortCircuit
+    from localstack.aws.connect import connect_to
+    from localstack.runtime import get_current_runtime
+    from localstack.utils.aws.client_types import ServicePrincipal
+
+    if role_arn:
+        factory = connect_to.with_assumed_role(
+            role_arn=role_arn,
+            region_name=region_name,
+            service_principal=ServicePrincipal.apigateway,
+            session_name="BackplaneAssumeRoleSession",
+            config=_client_config(),
+        )
+    else:
+        factory = connect_to(region_name=region_name, config=_client_config())
+    injector = factory.lambda_
+    GatewayShortCircuit.modify_client(injector._client, get_current_runtime().components.gateway)
+    return injector
+
+
+def _call_lambda_in_memory(
+    function_arn: str,
+    event: bytes,
+    source_arn: str,
+    credentials: str | None = None,
+) -> bytes:
+    from localstack.utils.aws.arns import extract_region_from_arn
+    from localstack.utils.aws.client_types import ServicePrincipal
+
+    lambda_client = _lambda_client(extract_region_from_arn(function_arn), credentials)
+    result = lambda_client.request_metadata(
+        service_principal=ServicePrincipal.apigateway,
+        source_arn=source_arn,
+    ).invoke(FunctionName=function_arn, Payload=event, InvocationType="RequestResponse")
+    if payload := result.get("Payload"):
+        return payload.read()
+    return b""
+
+
+def apply() -> None:
+    # botocore's requests carry their parameters and operation model, which the short circuit
+    # hands to the gateway (what LocalStack applies at start with IN_MEMORY_CLIENT=1)
+    import importlib
+
+    from localstack.aws.client import botocore_in_memory_endpoint_patch
+    from localstack.utils.patch import Patch
+
+    botocore_in_memory_endpoint_patch.apply()
+    integration = importlib.import_module(_INTEGRATIONS).RestApiAwsProxyIntegration
+    # upstream's is a staticmethod with the same signature: it stays one
+    Patch(integration, "call_lambda", staticmethod(_call_lambda_in_memory)).apply()
+
+
+PATCH = HostPatch(
+    name="apigateway_lambda_in_memory",
+    changes="API Gateway's Lambda proxy integration invokes the function through the gateway "
+    "in memory (LocalStack's GatewayShortCircuit) instead of over HTTP",
+    why="each API request made a second HTTP round trip through hypercorn to LocalStack itself",
+    verified_on=("4.14.0",),
+    opt_out="HOSTMODE_APIGW_LAMBDA_IN_MEMORY",
+    apply=apply,
+)

@@ -1,0 +1,104 @@
+"""Host-mode patches of the Lambda service (lambda_log_shipping, lambda_metrics_batching,
+lambda_env_timers): the pure parts, without LocalStack."""
+
+from __future__ import annotations
+
+import queue
+from dataclasses import dataclass
+
+from localstack_hostmode.patches import lambda_log_shipping as shipping
+from localstack_hostmode.patches import lambda_metrics_batching as metrics
+
+
+@dataclass(frozen=True)
+class Item:  # the shape of LocalStack's LogItem
+    log_group: str
+    log_stream: str
+    logs: str
+
+
+def test_batches_keep_order_per_stream_and_skip_empty_lines() -> None:
+    items = [
+        (Item("g", "s1", "START a\nline\n\nEND a\n"), 1000),
+        (Item("g", "s2", "START b\n"), 1001),
+        (Item("g", "s1", "START c\nEND c\n"), 1002),
+    ]
+
+    requests = list(shipping.batches(items))
+
+    assert [(g, s, [e["message"] for e in ev]) for g, s, ev in requests] == [
+        ("g", "s1", ["START a\n", "line\n", "END a\n", "START c\n", "END c\n"]),
+        ("g", "s2", ["START b\n"]),
+    ]
+    assert [e["timestamp"] for e in requests[0][2]] == [1000, 1000, 1000, 1002, 1002]
+
+
+def test_batches_stay_chronological_when_the_clock_steps_back() -> None:
+    items = [(Item("g", "s", "a\n"), 2000), (Item("g", "s", "b\n"), 1500)]
+
+    [(_, _, events)] = shipping.batches(items)
+
+    assert [e["timestamp"] for e in events] == [2000, 2000]
+
+
+def test_batches_split_between_invocations_at_the_request_limits(monkeypatch) -> None:
+    monkeypatch.setattr(shipping, "MAX_EVENTS", 3)
+    items = [(Item("g", "s", "1\n2\n"), 1), (Item("g", "s", "3\n4\n"), 2),
+             (Item("g", "s", "5\n6\n7\n8\n"), 3)]
+
+    sizes = [len(events) for _, _, events in shipping.batches(items)]
+
+    # never inside one invocation's log, even one over the limit on its own
+    assert sizes == [2, 2, 4]
+
+
+def test_collect_returns_the_window_and_a_stop() -> None:
+    stop = object()
+    q: queue.Queue = queue.Queue()
+    for item in ("b", "c", stop, "d"):
+        q.put(item)
+
+    assert shipping._collect(q, "a", stop) == (["a", "b", "c"], True)
+    assert shipping._collect(q, "x", stop) == (["x", "d"], False)
+
+
+def test_metric_requests_count_datums_of_one_second_as_one() -> None:
+    datums = [("1", "us-east-1", "Invocations", "f", 100)] * 3 + [
+        ("1", "us-east-1", "Errors", "f", 100),
+        ("1", "us-east-1", "Invocations", "f", 101),
+        ("2", "eu-west-1", "Invocations", "g", 100),
+    ]
+
+    requests = metrics.metric_requests(datums)
+
+    assert set(requests) == {("1", "us-east-1"), ("2", "eu-west-1")}
+    first = requests[("1", "us-east-1")]
+    assert [(d["MetricName"], d["Counts"], int(d["Timestamp"].timestamp())) for d in first] == [
+        ("Invocations", [3.0], 100), ("Errors", [1.0], 100), ("Invocations", [1.0], 101)]
+    assert all(d["Values"] == [1.0] for d in first)
+    assert first[0]["Dimensions"] == [{"Name": "FunctionName", "Value": "f"}]
+
+
+def test_shared_timers_fire_once_in_order_unless_cancelled() -> None:
+    import threading
+
+    from localstack_hostmode.patches.lambda_env_timers import SharedTimer
+
+    fired: list[str] = []
+    done = threading.Event()
+
+    def record(name: str) -> None:
+        fired.append(name)
+        if name == "last":
+            done.set()
+
+    cancelled = SharedTimer(0.05, record, args=["cancelled"])
+    never_started = SharedTimer(0, record, args=["never started"])
+    for timer in (SharedTimer(0.1, record, args=["last"]), SharedTimer(0.01, record, ["first"]),
+                  cancelled):
+        timer.start()
+    cancelled.cancel()
+    never_started.cancel()
+
+    assert done.wait(5)
+    assert fired == ["first", "last"]
