@@ -8,16 +8,17 @@ Steps, each skipped when its input did not change:
 1. layer: `pip install --platform manylinux2014_x86_64 (+ _2_28, _2_34) --python-version 3.13
    --only-binary=:all:` of requirements/functions.txt into .build/layer/python, zipped, and
    published as a Lambda layer version whose Description carries the requirements hash (so a
-   redeploy, or a fresh LocalStack with the same requirements, reuses the build and the
-   published version) -- artifacts.py;
+   redeploy, another stack with the same requirements, or a fresh LocalStack with the same
+   requirements, reuses the build and the published version) -- artifacts.py;
 2. package: every local CodeUri / DefinitionUri / ContentUri is uploaded once to the
    `<stack>-artifacts` bucket under a content-hash key and rewritten to an S3 location, like
    `sam package` (HOT_RELOAD=1: CodeUri -> {Bucket: hot-reload, Key: <absolute dir>})
    -- artifacts.py;
 3. parameters: the data-layer names from the spec (data_layer.py), PARAM_<Name> overrides;
 4. CloudFormation: one change set (create or update), executed and followed by polling the
-   stack events every 0.25 s; a template + parameters identical to the deployed ones is a no-op;
-   a failed update is rolled back to the previous deployment (LocalStack does not) -- cfn_deploy.py;
+   stack (every 0.1 s) and its events (every 1 s); a template + parameters identical to the
+   deployed ones is a no-op; a failed update is rolled back to the previous deployment
+   (LocalStack does not) -- cfn_deploy.py;
 5. wiring SAM cannot express for pre-existing resources: images-bucket -> thumbnail function
    -- app_wiring.py;
 6. outputs (ApiUrl rewritten to the LocalStack form) printed and written to .build/outputs.json.
