@@ -369,3 +369,48 @@ def test_layer_with_the_same_requirements_is_shared_across_stacks(
     reqs.write_text("pydantic==2.12.4\n")
     with pytest.raises(AssertionError, match="built the layer again"):
         artifacts.publish_layer("new-stack", "new-stack-artifacts", reqs)
+
+
+def test_services_to_warm_follow_the_template(project: Path) -> None:
+    body = json.dumps(artifacts.load_template(project / "template.yaml"), separators=(",", ":"))
+
+    assert deploy.services_to_warm(body) == ["iam", "sts", "states"]
+    assert deploy.services_to_warm("{}") == []
+    app = artifacts.load_template(st.ROOT / "template.yaml")
+    assert deploy.services_to_warm(json.dumps(app, separators=(",", ":"))) == [
+        "iam", "sts", "states", "apigateway", "events"]
+
+
+def test_warming_asks_only_services_localstack_has_not_loaded(
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a LocalStack that runs IAM already
+    sent: list[tuple[str, dict[str, str], bytes | None]] = []
+
+    class Answer:
+        def __enter__(self) -> Answer:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            return None
+
+    def urlopen(req, timeout: float) -> Answer:
+        sent.append((req.full_url, {k.lower(): v for k, v in req.header_items()}, req.data))
+        return Answer()
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:4999")
+    monkeypatch.setattr(deploy.urllib.request, "urlopen", urlopen)
+    monkeypatch.setattr(deploy, "localstack_health",
+                        lambda: {"services": {"iam": "running", "sts": "available"}})
+
+    # WHEN the deploy warms the services of the app's template
+    deploy._warm_all(["iam", "sts", "states", "apigateway"])
+
+    # THEN one request each, for the services not running, routed by signing name or target
+    assert [url for url, _, _ in sent] == ["http://127.0.0.1:4999/"] * 2 + [
+        "http://127.0.0.1:4999/restapis"]
+    sts, states, api = (headers for _, headers, _ in sent)
+    assert "/sts/aws4_request" in sts["authorization"] and sent[0][2].startswith(b"Action=")
+    assert states["x-amz-target"] == "AWSStepFunctions.ListStateMachines"
+    assert states["content-type"] == "application/x-amz-json-1.0"
+    assert "/apigateway/aws4_request" in api["authorization"] and sent[2][2] is None
