@@ -165,29 +165,36 @@ def build_layer(requirements: Path = REQUIREMENTS) -> tuple[Path, str]:
     return zip_path, digest
 
 
-def layer_version_tagged(tag: str) -> str | None:
-    """The newest version of any layer (another stack's) published from the same requirements.
+def layer_version_tagged(tag: str, own: str) -> str | None:
+    """The newest version of a layer published from the same requirements (`tag`): of the
+    stack's `own` layer if that is one, else of another stack's. One call for a redeploy.
 
     A layer version is immutable, so one built from the same requirements serves every stack of
     the account: a new stack name then neither uploads and publishes ~30 MB again nor makes
     LocalStack unzip it again before its first function can start (~1-3 s of a first deploy).
     """
+    found = None
     paginator = st.client("lambda").get_paginator("list_layers")
     for page in paginator.paginate(CompatibleRuntime=LAYER_RUNTIME):
         for layer in page.get("Layers", []):
             latest = layer.get("LatestMatchingVersion") or {}
             if latest.get("Description") == tag:
-                return latest["LayerVersionArn"]
-    return None
+                if layer.get("LayerName") == own:
+                    return latest["LayerVersionArn"]
+                found = found or latest["LayerVersionArn"]
+    return found
 
 
 def publish_layer(stack_name: str, bucket: str, requirements: Path = REQUIREMENTS) -> str:
-    """The ARN of a layer version built from exactly these requirements: the stack's own, else
-    another stack's (layer_version_tagged), else built and published as `<stack>-dependencies`."""
+    """The ARN of a layer version built from exactly these requirements: the newest one of any
+    stack (layer_version_tagged), else an older one of the stack's own layer (requirements
+    changed back), else one built and published now as `<stack>-dependencies`."""
     lam = st.client("lambda")
     layer_name = f"{stack_name}-dependencies"
     digest = requirements_hash(requirements)
     tag = f"requirements sha256:{digest[:16]}"
+    if arn := layer_version_tagged(tag, layer_name):
+        return arn
     try:
         versions = lam.list_layer_versions(LayerName=layer_name).get("LayerVersions", [])
     except ClientError as e:
@@ -197,9 +204,6 @@ def publish_layer(stack_name: str, bucket: str, requirements: Path = REQUIREMENT
     for v in versions:  # newest first
         if v.get("Description") == tag:
             return v["LayerVersionArn"]
-    if shared := layer_version_tagged(tag):
-        log(f"using layer {shared.split(':layer:', 1)[-1]} (same requirements)")
-        return shared
     zip_path, _ = build_layer(requirements)
     key = f"layers/{digest[:16]}.zip"
     upload_once(bucket, key, zip_path.read_bytes)

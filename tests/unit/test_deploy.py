@@ -370,6 +370,15 @@ def test_layer_with_the_same_requirements_is_shared_across_stacks(
     with pytest.raises(AssertionError, match="built the layer again"):
         artifacts.publish_layer("new-stack", "new-stack-artifacts", reqs)
 
+    # AND the stack's own layer, once it has a matching version, is preferred
+    reqs.write_text("pydantic==2.12.5\n")
+    own = lam.publish_layer_version(
+        LayerName="new-stack-dependencies", Description=tag,
+        Content={"ZipFile": b"PK\x05\x06" + bytes(18)},
+        CompatibleRuntimes=[artifacts.LAYER_RUNTIME])
+    arn = artifacts.publish_layer("new-stack", "new-stack-artifacts", reqs)
+    assert arn == own["LayerVersionArn"]
+
 
 def test_services_to_warm_follow_the_template(project: Path) -> None:
     body = json.dumps(artifacts.load_template(project / "template.yaml"), separators=(",", ":"))
