@@ -1,6 +1,6 @@
 """CloudFormation stack operations for the deploy: one change set per deploy (create or
-update), the stack events printed as they appear, and the recovery of stacks whose creation
-failed (deleted and created again).
+update), the stack events printed as they appear (within a second), and the recovery of stacks
+whose creation failed (deleted and created again).
 
 A failed *update* is different: LocalStack 4.14 reports it as ROLLBACK_COMPLETE (AWS says
 UPDATE_ROLLBACK_COMPLETE), although the stack's resources, the previous version's, still exist
@@ -31,7 +31,11 @@ from leftovers import remove_leftovers
 from polling import wait_until
 from stack import DeployError, log
 
-POLL_SECONDS = 0.25
+# The stack's status (DescribeStacks, ~10 ms for LocalStack) is polled often, so the deploy ends
+# soon after the stack does; its events (DescribeStackEvents, every event of the stack's life:
+# ~10x that, on the CPU the engine deploying the stack needs too) once a second, and at the end.
+POLL_SECONDS = 0.1
+EVENTS_SECONDS = 1.0
 # CloudFormation's limit for an inline TemplateBody; larger templates go through S3.
 MAX_INLINE_TEMPLATE = 51_200
 
@@ -191,11 +195,15 @@ def wait_stack(stack_name: str, since: float, timeout: float = 600, update: bool
     """Print the stack's events until it settles; its final status, or DeployError."""
     printer = EventPrinter(stack_name, since)
     cfn = st.client("cloudformation")
+    events_due = time.monotonic() + EVENTS_SECONDS
 
     def settled() -> str:
-        printer.poll()
+        nonlocal events_due
         stack = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
         status = stack["StackStatus"]
+        if time.monotonic() >= events_due:
+            printer.poll()
+            events_due = time.monotonic() + EVENTS_SECONDS
         assert status in TERMINAL_OK or status in TERMINAL_BAD, (
             f"stack {stack_name} still {status} after {timeout:.0f}s")
         printer.poll()
@@ -325,7 +333,7 @@ def _wait_change_set(stack_name: str, name: str) -> dict[str, Any] | None:
             raise DeployError(f"change set failed: {reason}")
         if time.monotonic() > deadline:
             raise DeployError(f"change set still {cs['Status']} after 120s")
-        time.sleep(0.2)
+        time.sleep(POLL_SECONDS)
 
 
 def _run_change_set(stack_name: str, change_type: str, body: str,

@@ -8,16 +8,17 @@ Steps, each skipped when its input did not change:
 1. layer: `pip install --platform manylinux2014_x86_64 (+ _2_28, _2_34) --python-version 3.13
    --only-binary=:all:` of requirements/functions.txt into .build/layer/python, zipped, and
    published as a Lambda layer version whose Description carries the requirements hash (so a
-   redeploy, or a fresh LocalStack with the same requirements, reuses the build and the
-   published version) -- artifacts.py;
+   redeploy, another stack with the same requirements, or a fresh LocalStack with the same
+   requirements, reuses the build and the published version) -- artifacts.py;
 2. package: every local CodeUri / DefinitionUri / ContentUri is uploaded once to the
    `<stack>-artifacts` bucket under a content-hash key and rewritten to an S3 location, like
    `sam package` (HOT_RELOAD=1: CodeUri -> {Bucket: hot-reload, Key: <absolute dir>})
    -- artifacts.py;
 3. parameters: the data-layer names from the spec (data_layer.py), PARAM_<Name> overrides;
 4. CloudFormation: one change set (create or update), executed and followed by polling the
-   stack events every 0.25 s; a template + parameters identical to the deployed ones is a no-op;
-   a failed update is rolled back to the previous deployment (LocalStack does not) -- cfn_deploy.py;
+   stack (every 0.1 s) and its events (every 1 s); a template + parameters identical to the
+   deployed ones is a no-op; a failed update is rolled back to the previous deployment
+   (LocalStack does not) -- cfn_deploy.py;
 5. wiring SAM cannot express for pre-existing resources: images-bucket -> thumbnail function
    -- app_wiring.py;
 6. outputs (ApiUrl rewritten to the LocalStack form) printed and written to .build/outputs.json.
@@ -29,7 +30,9 @@ import argparse
 import json
 import os
 import sys
+import threading
 import time
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,7 +52,7 @@ from artifacts import (
     publish_layer,
 )
 from cfn_deploy import RestoredError, deploy_stack
-from endpoint import check_endpoint, is_local, region
+from endpoint import check_endpoint, endpoint_url, is_local, localstack_health, region
 from polling import wait_until
 from stack import ROOT, DeployError, log
 from template_check import check_template
@@ -137,6 +140,73 @@ def wait_event_sources(stack_name: str, timeout: float = 30) -> int:
     return len(mappings)
 
 
+# --- LocalStack's services -------------------------------------------------------------------
+
+# LocalStack loads a service's provider on the service's first request: ~0.3-1.5 s each (several
+# seconds on a busy machine) that the CloudFormation engine otherwise spends in the middle of the
+# first deploy after `make up`, one resource after another. One cheap request per service the
+# template needs, sent in the background once the template is valid, loads them while the
+# deploy packages and CloudFormation creates the first resources. In the order the stack needs
+# them: service -> (markers in the template, X-Amz-Target or REST path, body).
+WARM_REQUESTS: dict[str, tuple[tuple[str, ...], str, bytes]] = {
+    "iam": (("AWS::Serverless::Function", "AWS::IAM::"), "",
+            b"Action=ListRoles&MaxItems=1&Version=2010-05-08"),
+    "sts": (("AWS::Serverless::Function", "AWS::Lambda::Function"), "",
+            b"Action=GetCallerIdentity&Version=2011-06-15"),
+    "states": (("StateMachine",), "AWSStepFunctions.ListStateMachines", b"{}"),
+    "apigateway": (("AWS::Serverless::Api", "AWS::ApiGateway::", '"Type":"Api"'), "/restapis",
+                   b""),
+    "events": (("AWS::Events::", '"Type":"Schedule"', '"Type":"EventBridgeRule"'),
+               "AWSEvents.DescribeEventBus", b"{}"),
+}
+JSON_VERSIONS = {"states": "1.0", "events": "1.1"}
+HEALTH_NAMES = {"states": "stepfunctions"}  # LocalStack's names, where they differ
+
+
+def services_to_warm(body: str) -> list[str]:
+    """The services of WARM_REQUESTS the template (compact JSON text) uses, in their order."""
+    return [svc for svc, (markers, _, _) in WARM_REQUESTS.items()
+            if any(m in body for m in markers)]
+
+
+def _warm(service: str) -> None:
+    _, target, body = WARM_REQUESTS[service]
+    key = os.environ.get("AWS_ACCESS_KEY_ID", "test")
+    headers = {"Authorization": f"AWS4-HMAC-SHA256 Credential={key}/20250101/{region()}/"
+                                f"{service}/aws4_request, SignedHeaders=host, Signature=0"}
+    url, data = endpoint_url().rstrip("/") + "/", body
+    if target.startswith("/"):  # a REST API: GET the path
+        url, data = url.rstrip("/") + target, None
+    elif target:  # a JSON API
+        headers["X-Amz-Target"] = target
+        headers["Content-Type"] = f"application/x-amz-json-{JSON_VERSIONS[service]}"
+    else:  # a query API
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, data, headers), timeout=60):
+            pass
+    except (OSError, ValueError):
+        pass  # an error answer is an answer (the service is loaded); no answer: the deploy says
+
+
+def _warm_all(services: list[str]) -> None:
+    running = (localstack_health() or {}).get("services", {})
+    for service in services:
+        if running.get(HEALTH_NAMES.get(service, service)) != "running":
+            _warm(service)
+
+
+def warm_services(body: str) -> threading.Thread | None:
+    """Load the template's services LocalStack has not loaded yet, in the background."""
+    services = services_to_warm(body)
+    if not is_local() or not services:
+        return None
+    thread = threading.Thread(target=_warm_all, args=(services,), name="warm-services",
+                              daemon=True)
+    thread.start()
+    return thread
+
+
 # --- outputs --------------------------------------------------------------------------------
 
 
@@ -175,6 +245,7 @@ def run(
 
     check_template(template_path, region())
     template = load_template(template_path)
+    warm_services(json.dumps(template, separators=(",", ":")))
     bucket = artifacts_bucket(stack_name)
     ensure_bucket(bucket)
     needs_layer = LAYER_PARAMETER in template.get("Parameters", {})

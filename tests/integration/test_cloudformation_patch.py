@@ -3,10 +3,11 @@
 plugins/localstack_hostmode/patches/cloudformation_lambda_waits.py makes LocalStack's
 AWS::Lambda::Function provider poll the function's state every few milliseconds instead of every
 second, and gives the Lambda service's task pool room for the version rollovers of a stack
-update. These tests check that the waits still wait for the real state: an updated stack serves
-the NEW code and configuration from every function, a second update right after the first does
-too, and a function that cannot start still fails its stack. Timings are not asserted here;
-`make bench` measures them.
+update; cloudformation_lambda_updates.py makes an update call only the APIs for what changed.
+These tests check that the waits still wait for the real state: an updated stack serves the NEW
+code and configuration from every function, a second update right after the first (code only)
+and a third (configuration only) do too, and a function that cannot start still fails its stack.
+Timings are not asserted here; `make bench` measures them.
 """
 
 from __future__ import annotations
@@ -168,6 +169,15 @@ def test_updated_stack_serves_the_new_code_from_every_function(
     # THEN the newest code is what runs
     for name in names:
         assert serves(lam, name) == {"code": "v3", "greeting": "bonjour"}
+
+    # WHEN only the configuration changes (the code update is skipped, not the configuration)
+    assert stack.update(template("v3", "hola")) == "UPDATE_COMPLETE", stack.failures()
+
+    # THEN the new configuration runs with the code it had
+    for name in names:
+        config = lam.get_function_configuration(FunctionName=name)
+        assert (config["State"], config["LastUpdateStatus"]) == ("Active", "Successful"), config
+        assert serves(lam, name) == {"code": "v3", "greeting": "hola"}
 
 
 def test_function_that_cannot_start_still_fails_its_stack(stack: Stack) -> None:

@@ -51,6 +51,14 @@ Resources:
 """
 
 
+@pytest.fixture(autouse=True)
+def parse_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Parsed templates are cached in the test's own directory, not the repo's .build/."""
+    cache = tmp_path / "template-parsed"
+    monkeypatch.setattr(artifacts, "TEMPLATE_CACHE", cache)
+    return cache
+
+
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     (tmp_path / "functions" / "users").mkdir(parents=True)
@@ -130,6 +138,30 @@ def test_load_template_short_forms(tmp_path: Path) -> None:
     from cfnlint.decode import cfn_yaml
 
     assert tpl == json.loads(json.dumps(cfn_yaml.load(str(path))))
+
+
+def test_load_template_parses_each_content_once(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a template parsed once
+    path = project / "template.yaml"
+    first = artifacts.load_template(path)
+
+    # WHEN it is loaded again unchanged, with the parser broken
+    import samtranslator.yaml_helper
+
+    def broken(text: str) -> None:
+        raise AssertionError("parsed again")
+
+    monkeypatch.setattr(samtranslator.yaml_helper, "yaml_parse", broken)
+
+    # THEN the cached result is used, equal to the first
+    assert artifacts.load_template(path) == first
+
+    # AND an edited template is parsed again
+    path.write_text(TEMPLATE.replace("users.get_user", "users.list_users"))
+    with pytest.raises(AssertionError, match="parsed again"):
+        artifacts.load_template(path)
 
 
 def test_load_template_of_an_empty_file_is_empty(tmp_path: Path) -> None:
@@ -299,3 +331,95 @@ def test_thumbnail_notification_replaces_overlaps_keeps_others_and_is_idempotent
     assert len(put_calls) == 1
     app_wiring.wire_thumbnail_notification("app", {"ThumbnailFunctionArn": new_fn})
     assert len(put_calls) == 1  # already wired: no write
+
+
+@pytest.fixture
+def lam(s3, monkeypatch: pytest.MonkeyPatch):
+    """moto Lambda next to the s3 fixture's S3 (st.client serves both)."""
+    client = boto3.client("lambda", region_name="us-east-1")
+    monkeypatch.setattr(st, "client", lambda service, **_: client if service == "lambda" else s3)
+    return client
+
+
+def test_layer_with_the_same_requirements_is_shared_across_stacks(
+    tmp_path: Path, s3, lam, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN another stack's layer version built from the same requirements
+    reqs = tmp_path / "functions.txt"
+    reqs.write_text("pydantic==2.12.5\n")
+    tag = f"requirements sha256:{artifacts.requirements_hash(reqs)[:16]}"
+    other = lam.publish_layer_version(
+        LayerName="other-dependencies", Description=tag,
+        Content={"ZipFile": b"PK\x05\x06" + bytes(18)},  # an empty zip
+        CompatibleRuntimes=[artifacts.LAYER_RUNTIME])
+
+    def no_build(requirements: Path) -> None:
+        raise AssertionError("built the layer again")
+
+    monkeypatch.setattr(artifacts, "build_layer", no_build)
+
+    # WHEN a new stack needs the layer
+    arn = artifacts.publish_layer("new-stack", "new-stack-artifacts", reqs)
+
+    # THEN it uses that version; nothing is built or published
+    assert arn == other["LayerVersionArn"]
+    assert lam.list_layer_versions(LayerName="new-stack-dependencies")["LayerVersions"] == []
+
+    # AND other requirements are not matched by it
+    reqs.write_text("pydantic==2.12.4\n")
+    with pytest.raises(AssertionError, match="built the layer again"):
+        artifacts.publish_layer("new-stack", "new-stack-artifacts", reqs)
+
+    # AND the stack's own layer, once it has a matching version, is preferred
+    reqs.write_text("pydantic==2.12.5\n")
+    own = lam.publish_layer_version(
+        LayerName="new-stack-dependencies", Description=tag,
+        Content={"ZipFile": b"PK\x05\x06" + bytes(18)},
+        CompatibleRuntimes=[artifacts.LAYER_RUNTIME])
+    arn = artifacts.publish_layer("new-stack", "new-stack-artifacts", reqs)
+    assert arn == own["LayerVersionArn"]
+
+
+def test_services_to_warm_follow_the_template(project: Path) -> None:
+    body = json.dumps(artifacts.load_template(project / "template.yaml"), separators=(",", ":"))
+
+    assert deploy.services_to_warm(body) == ["iam", "sts", "states"]
+    assert deploy.services_to_warm("{}") == []
+    app = artifacts.load_template(st.ROOT / "template.yaml")
+    assert deploy.services_to_warm(json.dumps(app, separators=(",", ":"))) == [
+        "iam", "sts", "states", "apigateway", "events"]
+
+
+def test_warming_asks_only_services_localstack_has_not_loaded(
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a LocalStack that runs IAM already
+    sent: list[tuple[str, dict[str, str], bytes | None]] = []
+
+    class Answer:
+        def __enter__(self) -> Answer:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            return None
+
+    def urlopen(req, timeout: float) -> Answer:
+        sent.append((req.full_url, {k.lower(): v for k, v in req.header_items()}, req.data))
+        return Answer()
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:4999")
+    monkeypatch.setattr(deploy.urllib.request, "urlopen", urlopen)
+    monkeypatch.setattr(deploy, "localstack_health",
+                        lambda: {"services": {"iam": "running", "sts": "available"}})
+
+    # WHEN the deploy warms the services of the app's template
+    deploy._warm_all(["iam", "sts", "states", "apigateway"])
+
+    # THEN one request each, for the services not running, routed by signing name or target
+    assert [url for url, _, _ in sent] == ["http://127.0.0.1:4999/"] * 2 + [
+        "http://127.0.0.1:4999/restapis"]
+    sts, states, api = (headers for _, headers, _ in sent)
+    assert "/sts/aws4_request" in sts["authorization"] and sent[0][2].startswith(b"Action=")
+    assert states["x-amz-target"] == "AWSStepFunctions.ListStateMachines"
+    assert states["content-type"] == "application/x-amz-json-1.0"
+    assert "/apigateway/aws4_request" in api["authorization"] and sent[2][2] is None

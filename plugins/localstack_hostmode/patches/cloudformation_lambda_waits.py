@@ -19,7 +19,8 @@ provider makes the same API calls and waits for the same states with the same ou
 still a failure, the 300 s limit still holds); it just looks again after POLL_MIN_S instead of 1 s:
 
 * create: while the provider reports IN_PROGRESS it is asked again (its repeated invocation only
-  calls GetFunction) with a back-off from POLL_MIN_S to POLL_MAX_S, for up to FAST_WAIT_S; a
+  calls GetFunction) after POLL_MIN_S, then every POLL_STEADY_S for STEADY_FOR_S, then with a
+  back-off to POLL_MAX_S, for up to FAST_WAIT_S; a
   function still Pending after that goes back to the engine's own loop as before;
 * update: the provider's Lambda client hands out ``function_updated_v2`` / ``function_active_v2``
   waiters whose Delay is POLL_MIN_S, with MaxAttempts scaled to keep botocore's overall timeout.
@@ -51,9 +52,13 @@ from .registry import HostPatch, patch_function
 
 LOG = logging.getLogger(__name__)
 
-# First re-check after 20 ms (a function is typically ready 30-150 ms after the call), then
-# back off so a slow function costs a handful of GetFunction calls per second, not dozens.
+# First re-check after 20 ms (a function is typically ready 30-300 ms after the call), then
+# every 50 ms for the first seconds (a doubling back-off overshot a function ready at 200 ms by
+# ~100 ms, and a stack creates its functions one after another), then back off so a slow
+# function costs a handful of GetFunction calls per second, not dozens.
 POLL_MIN_S = 0.02
+POLL_STEADY_S = 0.05
+STEADY_FOR_S = 2.0
 POLL_MAX_S = 0.25
 # Longer than this, and the engine's own (1 s) loop takes over, exactly as without the patch.
 FAST_WAIT_S = 10.0
@@ -127,7 +132,8 @@ def _create_polling_fast(create: Any, self: Any, request: Any) -> Any:
             )
             break
         time.sleep(delay)
-        delay = min(delay * 2, POLL_MAX_S)
+        steady = time.monotonic() - started < STEADY_FOR_S
+        delay = min(delay * (1.5 if steady else 2), POLL_STEADY_S if steady else POLL_MAX_S)
         # the repeated invocation (custom_context carries the marker) only reads the state
         event = create(self, request)
     return event

@@ -29,8 +29,11 @@ from typing import Any
 
 LOG = logging.getLogger(__name__)
 
-# One module per patch, each with a module-level PATCH; applied in this order.
+# One module per patch, each with a module-level PATCH; applied in this order. A patch applied
+# later wraps the earlier ones: cloudformation_lambda_waits' short waits reach the calls that
+# cloudformation_lambda_updates makes.
 PATCH_MODULES = (
+    "cloudformation_lambda_updates",
     "cloudformation_lambda_waits",
     "kinesis_mock_loopback",
     "lambda_pollers_shutdown",
