@@ -55,6 +55,7 @@ from localstack_hostmode.lambda_runtime.process import (
     ChildProcess,
     Frame,
     PumpEnd,
+    resident_kib,
 )
 from localstack_hostmode.lambda_runtime.spares import SparePool
 from localstack_hostmode.patches.lambda_invocation_context import current_invocation
@@ -309,6 +310,11 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
         else:
             answer = reports.runtime_exited(request_id, child.reap(), child.out_of_memory)
         return answer.payload, True, output + child.take_logs() + answer.log, answer.outcome
+
+    def resident_kib(self) -> int:
+        """The runtime process's RSS in KiB (what reclaiming idle environments frees)."""
+        pid = getattr(self._child, "pid", None)
+        return (resident_kib(pid) or 0) if pid else 0
 
     def get_logs(self) -> str:
         child = self._child
