@@ -7,6 +7,8 @@ import subprocess
 import sys
 import time
 
+# imported before this module (by a preloaded spare): the stdlib above imports neither
+PRELOADED = sorted(m for m in ("boto3", "pydantic") if m in sys.modules)
 COUNTER = 0
 LOADED_AT = time.time()
 print("init: probe module imported")
@@ -33,6 +35,7 @@ def info(event, context):
     cc = context.client_context
     return {
         "counter": COUNTER,
+        "preloaded": PRELOADED,
         "pid": os.getpid(),
         "cwd": os.getcwd(),
         "file": __file__,
