@@ -162,8 +162,3 @@ class Gates:
             gate = self._gates.get(key)
         if gate is not None:
             gate.released()
-
-    def forget(self, key: str) -> None:
-        """The function version is gone (its waiters, if any, keep their Gate)."""
-        with self._lock:
-            self._gates.pop(key, None)
