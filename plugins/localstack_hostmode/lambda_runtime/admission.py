@@ -7,8 +7,9 @@ On AWS every concurrent invocation gets its own environment. On a laptop each en
 process that imports the function's dependencies (boto3, Powertools: ~0.3 s of CPU, ~55 MB), so
 a burst of 32 concurrent requests started 32 of them at once: throughput fell below that of one
 client and RSS grew by gigabytes. With a bound, an invocation that finds no free environment
-starts one only while the function has fewer than `limit` (started or starting); otherwise it
-waits for the next one released, which on a saturated machine comes sooner than a cold start.
+starts one (in the background) only while the function has fewer than `limit` (started or
+starting), and waits for the first environment free: a warm one released or the new one,
+whichever comes first (on a saturated machine a cold start takes seconds).
 
 A bound must not deadlock: an environment whose handler waits for another invocation of the same
 function (or every environment in a long sleep) would keep the waiters waiting forever. So when
@@ -65,6 +66,16 @@ def stall_from_env(environ: dict[str, str] | None = None) -> float:
     return max(0.0, value)
 
 
+class Start:
+    """One environment start in the background: done once it ended, error if it failed."""
+
+    __slots__ = ("done", "error")
+
+    def __init__(self) -> None:
+        self.done = False
+        self.error: BaseException | None = None
+
+
 class Gate:
     """The environments of one function version: a bound, the starts in flight, the waiters."""
 
@@ -82,14 +93,21 @@ class Gate:
         self._last_progress = clock()
 
     def acquire(
-        self, try_reserve: Callable[[], T | None], live: Callable[[], int]
-    ) -> T | None:
-        """A reserved free environment (try_reserve's), or None: the caller starts a new one
-        and must call started() once that start ended, however it ended.
+        self, try_reserve: Callable[[], T | None], live: Callable[[], int],
+        start: Callable[[Start], None],
+    ) -> T:
+        """A reserved free environment (try_reserve's); waits for one, starting environments
+        in the background while the bound allows. `start(handle)` must begin a start that
+        lists the environment as free when it is ready and calls started(handle, error) once
+        it ended, however it ended. A start that failed raises its error here, in the
+        invocation that asked for it (as LocalStack does when a start fails).
 
-        `live` counts the function's environments that exist (not those starting). Waiters are
-        served in arrival order: under a steady overload none waits much longer than another."""
+        `live` counts the function's environments that exist (not those starting). The first
+        environment free goes to the longest waiting invocation, warm or just started: a
+        waiter is not tied to the cold start it asked for when another environment frees
+        first."""
         ticket = object()
+        mine: Start | None = None
         with self._cond:
             since = self._clock()
             self._queue.append(ticket)
@@ -99,12 +117,18 @@ class Gate:
                         environment = try_reserve()
                         if environment is not None:
                             return environment
-                        now = self._clock()
-                        if self._may_start(live(), now, since):
-                            self.starting += 1
-                            return None
-                    else:
-                        now = self._clock()
+                    if mine is not None and mine.error is not None:
+                        raise mine.error
+                    now = self._clock()
+                    if (mine is None or mine.done) and self._may_start(live(), now, since):
+                        self.starting += 1
+                        mine = Start()
+                        try:
+                            start(mine)
+                        except BaseException:
+                            self.starting -= 1
+                            raise
+                        continue
                     self._cond.wait(self._wait_s(now, since))
             finally:
                 self._queue.remove(ticket)
@@ -127,10 +151,12 @@ class Gate:
         until_stall = max(self._last_progress, since) + self.stall_s - now
         return max(0.001, min(RECHECK_S, until_stall))
 
-    def started(self) -> None:
-        """A start the gate allowed has ended (ready or failed)."""
+    def started(self, handle: Start, error: BaseException | None = None) -> None:
+        """A start the gate allowed has ended: ready (its environment is listed), or failed."""
         with self._cond:
             self.starting -= 1
+            handle.error = error
+            handle.done = True
             self._last_progress = self._clock()
             self._cond.notify_all()
 

@@ -9,9 +9,10 @@ throughput fell below that of one client (p99 10 s) while RSS grew past 4 GB. Id
 then lived for LAMBDA_KEEPALIVE_MS (10 minutes).
 
 What changes: on-demand invocations go through lambda_runtime/admission.py's Gate: a free
-environment is reserved as before; a new one is started only while the function has fewer than
-HOSTMODE_LAMBDA_MAX_ENVIRONMENTS (else the invocation waits, in arrival order, for one to be
-released; a stall starts one beyond the bound, so nothing deadlocks). Every start wakes
+environment is reserved as before; a new one is started (in a thread of its own) only while the
+function has fewer than HOSTMODE_LAMBDA_MAX_ENVIRONMENTS, and the invocations wait, in arrival
+order, for the first environment free, a released one or a new one (a stall starts one beyond
+the bound, so nothing deadlocks). Every start wakes
 lambda_runtime/reclaim.py's Reclaimer, which stops the environments idle longest once their RSS
 exceeds HOSTMODE_LAMBDA_MEMORY_BUDGET_MB or the machine runs short. Provisioned concurrency and
 other executors (Docker) are untouched.
@@ -25,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import threading
 from datetime import datetime
 from typing import Any
 
@@ -81,23 +83,20 @@ def _bounded_get_environment(
     from localstack.services.lambda_.invocation.lambda_models import InitializationType
 
     gates = _STATE["gates"]
-    if provisioning_type != InitializationType.on_demand or not _local_process():
+    on_demand = provisioning_type == InitializationType.on_demand
+    if not on_demand or gates.limit <= 0 or not _local_process():
         with get_environment(self, version_manager_id, function_version, provisioning_type) as e:
             yield e
         return
     _STATE["service"] = self
     gate = gates.get(version_manager_id)
     environment = gate.acquire(
-        lambda: _try_reserve(self, version_manager_id), lambda: _live(self, version_manager_id)
+        lambda: _try_reserve(self, version_manager_id),
+        lambda: _live(self, version_manager_id),
+        lambda handle: _start_in_background(
+            self, gate, handle, version_manager_id, function_version
+        ),
     )
-    if environment is None:
-        try:
-            environment = self.start_environment(version_manager_id, function_version)
-            environment.reserve()  # before it is listed: no other invocation can take it
-            self.environments[version_manager_id][environment.id] = environment
-        finally:
-            gate.started()
-        _STATE["reclaimer"].poke()
     try:
         yield environment
         environment.release()
@@ -111,6 +110,34 @@ def _bounded_get_environment(
         raise e
     finally:
         gate.released()
+
+
+def _start_in_background(
+    service: Any, gate: Any, handle: Any, version_manager_id: str, function_version: Any
+) -> None:
+    """Start an environment in a thread of its own and list it as free once ready: the first
+    invocation in line takes it (LocalStack's own start runs in the invocation's thread)."""
+
+    def run() -> None:
+        from localstack import config
+
+        error = None
+        try:
+            environment = service.start_environment(version_manager_id, function_version)
+            # idle from now: LocalStack's keepalive (started on release) applies until reserved
+            environment.last_returned = datetime.now()
+            environment.keepalive_timer = threading.Timer(
+                config.LAMBDA_KEEPALIVE_MS / 1000, environment.keepalive_passed
+            )
+            environment.keepalive_timer.start()
+            service.environments[version_manager_id][environment.id] = environment
+        except Exception as e:
+            error = e
+        finally:
+            gate.started(handle, error)
+        _STATE["reclaimer"].poke()
+
+    threading.Thread(target=run, name="lambda-environment-start", daemon=True).start()
 
 
 def _notify_on_timeout(on_timeout: Any, self: Any, version_manager_id: str, environment_id: str):

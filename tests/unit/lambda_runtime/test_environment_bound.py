@@ -9,21 +9,36 @@ import time
 import pytest
 
 from localstack_hostmode.lambda_runtime import admission, reclaim
-from localstack_hostmode.lambda_runtime.admission import Gate
+from localstack_hostmode.lambda_runtime.admission import Gate, Start
 from localstack_hostmode.lambda_runtime.reclaim import Environment, Reclaimer, to_stop
 
 LIMIT_S = 5.0
 
 
 class Pool:
-    """A function's environments as LocalStack's assignment service keeps them."""
+    """A function's environments as LocalStack's assignment service keeps them; starts are
+    recorded and finished by the test (as the background thread would)."""
 
-    def __init__(self) -> None:
+    def __init__(self, gate: Gate) -> None:
+        self.gate = gate
         self.free: list[str] = []
         self.live = 0
+        self.starts: list[Start] = []
 
     def try_reserve(self) -> str | None:
         return self.free.pop(0) if self.free else None
+
+    def start(self, handle: Start) -> None:
+        self.starts.append(handle)
+
+    def finish(self, index: int, name: str | None = None, error: Exception | None = None):
+        if name is not None:
+            self.free.append(name)
+            self.live += 1
+        self.gate.started(self.starts[index], error)
+
+    def acquire(self) -> str:
+        return self.gate.acquire(self.try_reserve, lambda: self.live, self.start)
 
 
 def _wait_for(predicate, what: str) -> None:
@@ -33,72 +48,101 @@ def _wait_for(predicate, what: str) -> None:
         time.sleep(0.005)
 
 
+def _in_thread(pool: Pool, got: list, n: int) -> threading.Thread:
+    def run() -> None:
+        try:
+            got.append((n, pool.acquire()))
+        except Exception as e:
+            got.append((n, e))
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
 def test_free_environment_is_reserved_before_any_start():
-    pool, gate = Pool(), Gate(limit=2)
+    pool = Pool(Gate(limit=2))
     pool.free.append("warm")
     pool.live = 1
 
-    assert gate.acquire(pool.try_reserve, lambda: pool.live) == "warm"
-    assert gate.starting == 0
+    assert pool.acquire() == "warm"
+    assert pool.starts == []
 
 
-def test_starts_stop_at_the_limit_and_waiters_take_released_environments_in_order():
-    # GIVEN a function at its bound of 2 environments, both busy
-    pool, gate = Pool(), Gate(limit=2, stall_s=60)
-    assert gate.acquire(pool.try_reserve, lambda: pool.live) is None  # may start
-    assert gate.acquire(pool.try_reserve, lambda: pool.live) is None  # may start
-    pool.live = 2
-    gate.started()
-    gate.started()
-    got: list[tuple[int, str | None]] = []
+def test_starts_stop_at_the_limit_and_the_first_free_environment_goes_to_the_first_waiter():
+    # GIVEN a function with a bound of 2 and no environment
+    pool = Pool(Gate(limit=2, stall_s=60))
+    got: list = []
 
-    def invocation(n: int) -> None:
-        got.append((n, gate.acquire(pool.try_reserve, lambda: pool.live)))
-
-    # WHEN three more invocations arrive, one after the other
+    # WHEN four invocations arrive, one after the other
     threads = []
-    for n in range(3):
-        threads.append(threading.Thread(target=invocation, args=(n,)))
-        threads[-1].start()
-        _wait_for(lambda n=n: gate.waiting == n + 1, f"invocation {n} not queued")
-    assert got == []  # THEN none starts a third environment
+    for n in range(4):
+        threads.append(_in_thread(pool, got, n))
+        _wait_for(lambda n=n: pool.gate.waiting == n + 1, f"invocation {n} not queued")
+    # THEN only two environments start
+    assert len(pool.starts) == 2 and pool.gate.starting == 2
 
-    # AND each release goes to the longest waiting one
-    for n, name in enumerate(["a", "b", "c"]):
-        pool.free.append(name)
-        gate.released()
-        _wait_for(lambda n=n: len(got) == n + 1, f"release {name} not taken")
+    # AND the first ready one goes to the first invocation, whichever start it was
+    pool.finish(1, "b")
+    _wait_for(lambda: len(got) == 1, "b not taken")
+    assert got == [(0, "b")]
+    # AND a released warm environment goes to the next, before the other start is ready
+    pool.free.append("b")
+    pool.gate.released()
+    _wait_for(lambda: len(got) == 2, "released b not taken")
+    pool.finish(0, "a")
+    _wait_for(lambda: len(got) == 3, "a not taken")
+    pool.free.append("b")
+    pool.gate.released()
     for thread in threads:
         thread.join(LIMIT_S)
-    assert got == [(0, "a"), (1, "b"), (2, "c")]
-    assert gate.overflows == 0
+    assert got == [(0, "b"), (1, "b"), (2, "a"), (3, "b")]
+    assert len(pool.starts) == 2 and pool.gate.overflows == 0
+
+
+def test_a_failed_start_fails_the_invocation_that_asked_for_it():
+    pool = Pool(Gate(limit=1, stall_s=60))
+    got: list = []
+    thread = _in_thread(pool, got, 0)
+    _wait_for(lambda: len(pool.starts) == 1, "no start")
+
+    pool.finish(0, error=RuntimeError("init binary missing"))
+    thread.join(LIMIT_S)
+
+    assert [(n, str(e)) for n, e in got] == [(0, "init binary missing")]
+    assert pool.gate.starting == 0 and pool.gate.waiting == 0
 
 
 def test_a_stall_starts_one_environment_beyond_the_bound():
     # GIVEN a function whose only environment is busy for good (e.g. it waits for itself)
     now = [100.0]
-    gate = Gate(limit=1, stall_s=2.0, clock=lambda: now[0])
-    pool = Pool()
+    pool = Pool(Gate(limit=1, stall_s=2.0, clock=lambda: now[0]))
     pool.live = 1
-    result: list[str | None] = []
-    waiter = threading.Thread(
-        target=lambda: result.append(gate.acquire(pool.try_reserve, lambda: pool.live))
-    )
-    waiter.start()
-    _wait_for(lambda: gate.waiting == 1, "not queued")
+    got: list = []
+    thread = _in_thread(pool, got, 0)
+    _wait_for(lambda: pool.gate.waiting == 1, "not queued")
+    assert pool.starts == []
 
     # WHEN no environment was released or started for stall_s
     now[0] += 2.5
-    waiter.join(LIMIT_S)
 
-    # THEN the waiter may start one more (deadlock broken), and it is counted
-    assert result == [None] and gate.starting == 1 and gate.overflows == 1
+    # THEN one more starts (deadlock broken), and it is counted
+    _wait_for(lambda: len(pool.starts) == 1, "no start after the stall")
+    assert pool.gate.overflows == 1
+    pool.finish(0, "extra")
+    thread.join(LIMIT_S)
+    assert got == [(0, "extra")]
 
 
-def test_limit_zero_is_aws_behaviour_one_environment_per_invocation():
-    pool, gate = Pool(), Gate(limit=0)
+def test_limit_zero_never_makes_an_invocation_wait_for_a_start_slot():
+    pool = Pool(Gate(limit=0))
     pool.live = 50
-    assert gate.acquire(pool.try_reserve, lambda: pool.live) is None
+    got: list = []
+    thread = _in_thread(pool, got, 0)
+    _wait_for(lambda: len(pool.starts) == 1, "no start")
+    pool.finish(0, "own")
+    thread.join(LIMIT_S)
+    assert got == [(0, "own")]
 
 
 def test_limit_comes_from_the_environment_with_clear_errors():
