@@ -72,7 +72,11 @@ def test_function_runtime_imports_only_stdlib_and_itself(path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["process", "spares", "launch", "sandbox", "reports", "interpreters", "hot_reload"]
+    "name",
+    [
+        "process", "spares", "launch", "sandbox", "reports", "interpreters", "hot_reload",
+        "admission", "reclaim",
+    ],
 )
 def test_process_engine_does_not_import_localstack(name: str) -> None:
     path = PLUGIN / "lambda_runtime" / f"{name}.py"

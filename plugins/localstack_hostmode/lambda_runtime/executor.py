@@ -7,7 +7,8 @@ One executor = one execution environment = at most one live child process runnin
 `runtime/bootstrap.py` under the interpreter matching the function's runtime. LocalStack creates
 one executor per concurrent environment, reuses warm ones and stops idle ones (keepalive).
 Cold starts claim a pre-started spare process of that interpreter when the function allows it
-(SparePool), so the interpreter's own start-up is off the critical path.
+(SparePool), so the interpreter's own start-up is off the critical path, and so is the import of
+the function's dependencies that the spare preloaded from its layers (HOSTMODE_LAMBDA_PRELOAD).
 
 Configuration (LocalStack's environment): LAMBDA_RUNTIME_EXECUTOR=local-process selects it;
 HOSTMODE_LAMBDA_RUNTIME_LIB is the runtime-bundled SDK directory (last on the handler's sys.path);
@@ -49,14 +50,21 @@ from localstack_hostmode.lambda_runtime.launch import (
     FailedChild,
     Launch,
     build_launch,
+    runtime_lib_path,
     spare_command,
 )
 from localstack_hostmode.lambda_runtime.process import (
     ChildProcess,
     Frame,
     PumpEnd,
+    resident_kib,
 )
-from localstack_hostmode.lambda_runtime.spares import SparePool
+from localstack_hostmode.lambda_runtime.spares import (
+    SpareKind,
+    SparePool,
+    preload_fits,
+    preload_from_env,
+)
 from localstack_hostmode.patches.lambda_invocation_context import current_invocation
 from localstack_hostmode.runtime import frames
 
@@ -67,7 +75,35 @@ INIT_TYPE_ENV = "AWS_LAMBDA_INITIALIZATION_TYPE"
 PROVISIONED = "provisioned-concurrency"
 ON_DEMAND = "on-demand"
 
-SPARES = SparePool(spare_command)  # process mode only: sandboxed environments start directly
+SPARES = SparePool(spare_command)  # sandboxed: a spare that mounts its code when claimed
+PRELOAD = preload_from_env()
+# the variables a preload runs with: the same for every on-demand function of a runtime
+PRELOAD_ENV_NAMES = ("AWS_EXECUTION_ENV", "AWS_LAMBDA_INITIALIZATION_TYPE", "TZ")
+
+
+def spare_kind(
+    interpreter: str, layer_dirs: list[str], runtime_lib: str | None, env: dict[str, str],
+    hot_reloading: bool,
+) -> SpareKind:
+    """The spare a function can claim: preloaded from its layers and SDK, unless its code is
+    hot-reloaded (a preload would hold modules an edit must replace)."""
+    if hot_reloading or not PRELOAD:
+        return SpareKind(interpreter)
+    preload_env = tuple((k, str(env[k])) for k in PRELOAD_ENV_NAMES if k in env)
+    return SpareKind(interpreter, tuple(layer_dirs), runtime_lib, PRELOAD, preload_env)
+
+
+def _prepared_kind(fv_config) -> SpareKind:
+    """prepare_version's guess of spare_kind() for a new function's first on-demand start."""
+    layers = [layer.code for layer in fv_config.layers or [] if layer.code]
+    hot = fv_config.code.is_hot_reloading() or any(c.is_hot_reloading() for c in layers)
+    env = {
+        "AWS_EXECUTION_ENV": f"AWS_Lambda_{fv_config.runtime}",
+        "AWS_LAMBDA_INITIALIZATION_TYPE": ON_DEMAND,
+        "TZ": ":UTC",  # LocalStack's, as on AWS
+    }
+    dirs = [str(c.get_unzipped_code_location()) for c in layers]
+    return spare_kind(find_interpreter(fv_config.runtime), dirs, runtime_lib_path(), env, hot)
 
 
 def gateway_host() -> str:
@@ -116,7 +152,7 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
                 "Container image functions are not supported by the host-mode local-process "
                 "executor (no Docker): deploy a Zip package with a Python runtime"
             )
-        SPARES.replenish(find_interpreter(fv_config.runtime))
+        find_interpreter(fv_config.runtime)
         if fv_config.code:
             fv_config.code.prepare_for_execution()
             if fv_config.code.is_hot_reloading():
@@ -127,6 +163,8 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
         for layer in fv_config.layers or []:
             if layer.code:
                 layer.code.prepare_for_execution()
+        if fv_config.code:
+            SPARES.replenish(_prepared_kind(fv_config))
 
     @classmethod
     def cleanup_version(cls, function_version: FunctionVersion) -> None:
@@ -158,7 +196,13 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
             self._child = FailedChild(*wrapper_error)
             return
         if launch.can_use_spare():
-            spare = SPARES.take(launch.interpreter)
+            kind = spare_kind(
+                launch.interpreter, launch.layer_dirs, launch.child_config.get("runtime_lib"),
+                launch.env, bool(launch.watchers),
+            )
+            spare = SPARES.take(
+                kind, lambda s: preload_fits(s.preloaded, launch.env, launch.cwd)
+            )
             if spare is not None:
                 spare.claim(launch.env, launch.cwd, launch.child_config)
                 spare.memory_limit_kib = self._memory_limit_kib()
@@ -309,6 +353,11 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
         else:
             answer = reports.runtime_exited(request_id, child.reap(), child.out_of_memory)
         return answer.payload, True, output + child.take_logs() + answer.log, answer.outcome
+
+    def resident_kib(self) -> int:
+        """The runtime process's RSS in KiB (what reclaiming idle environments frees)."""
+        pid = getattr(self._child, "pid", None)
+        return (resident_kib(pid) or 0) if pid else 0
 
     def get_logs(self) -> str:
         child = self._child

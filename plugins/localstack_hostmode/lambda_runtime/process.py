@@ -3,7 +3,7 @@
 No LocalStack import (unit-tested against a fake runtime child, tests/unit/lambda_runtime/).
 - ChildProcess: one spawned runtime process, its request, response and log pipes, and the pump
   that writes a request and collects logs until the child answers with a frame (frames.py).
-- SparePool (spares.py): one idle runtime process per interpreter, started ahead of need.
+- SparePool (spares.py): one idle runtime process per kind, started ahead of need.
 - The worker registry: every live process, killed at exit or by stop_all_workers().
 
 Sealing (runtime/sealing.py): killing a runtime kills its whole descendant tree (the runtime is
@@ -136,6 +136,7 @@ class ChildProcess:
         # sandboxed (sandbox.py), the runtime is bwrap's child: its pid is looked up once
         self.sandboxed = sandbox.wraps(command)
         self._runtime_pid: int | None = None
+        self.preloaded: dict | None = None  # a spare's preload report (spares.py)
         self._spawn(command, child_config, env, cwd)
 
     # -- lifecycle ---------------------------------------------------------------------------

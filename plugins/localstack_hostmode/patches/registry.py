@@ -41,6 +41,7 @@ PATCH_MODULES = (
     "lambda_log_group",
     "lambda_delete_failed_functions",
     "lambda_invocation_context",
+    "lambda_environment_bound",
     "apigateway_request_too_large",
     "sqs_fifo_group_concurrency",
     "esm_stream_parameters",

@@ -38,6 +38,7 @@ from .frames import (
     KIND_ERROR,
     KIND_INIT_ERROR,
     KIND_OK,
+    KIND_PRELOADED,
     KIND_READY,
     KIND_TOO_LARGE,
     decode_invoke,
@@ -250,14 +251,27 @@ def handle_invocation(request_handler, header, payload, response_limit=None):
     return KIND_ERROR, json.dumps(error, ensure_ascii=False).encode("utf-8")
 
 
-def claim_spare(reader):
+def claim_spare(reader, response_fd=None, preload_spec=None):
     """Spare mode: started ahead of need with a neutral environment and the stdlib the init
     needs already imported, this process waits for the function it will run. The claim frame
-    carries that function's environment, working directory and runtime config."""
+    carries that function's environment, working directory and runtime config.
+
+    With a preload spec, the spare first imports the function's likely dependencies from the
+    layers and runtime SDK it will have, and reports what those imports depended on
+    (preload.py) in a "P" frame, before it waits."""
     import logging  # noqa: F401  (imported now, while nobody waits for it)
 
     if os.path.isdir("/var/.spare"):  # a spare sandbox (jail.py): ctypes imported now too
         from . import jail  # noqa: F401
+    if preload_spec and response_fd is not None:
+        from .preload import preload
+
+        version = f"{sys.version_info[0]}.{sys.version_info[1]}"
+        path = build_sys_path(
+            sys.path, "", preload_spec.get("layers", []), preload_spec.get("runtime_lib"), version
+        )[1:]  # the task root is not known yet
+        report = preload(preload_spec, path)
+        write_frame(response_fd, KIND_PRELOADED, json.dumps(report).encode())
     try:
         _kind, body = read_frame(reader)
     except EOFError:
@@ -291,7 +305,7 @@ def serve(argv):
     config = json.loads(argv[3])
     reader = os.fdopen(request_fd, "rb", buffering=1 << 16)
     if config.get("spare"):
-        config = claim_spare(reader)
+        config = claim_spare(reader, response_fd, config.get("preload"))
     sys.argv = [os.path.abspath(__file__)]
     version = f"{sys.version_info[0]}.{sys.version_info[1]}"
     task_root = os.environ.get("LAMBDA_TASK_ROOT") or os.getcwd()

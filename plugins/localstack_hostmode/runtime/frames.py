@@ -6,7 +6,8 @@ entrypoint.py), so the encoding is written once.
 Frames (both directions): 1 byte kind, 4 bytes big-endian body length, body.
   parent -> child  b"V" invoke:   4-byte header length, header JSON, event payload bytes
                    b"C" claim (spare mode only, first frame): JSON {"env", "cwd", "config"}
-  child -> parent  b"R" ready     (init done)
+  child -> parent  b"P" preloaded (spare mode, before the claim): JSON {"env", "modules"}
+                   b"R" ready     (init done)
                    b"I" init error (body: error JSON, AWS shape); the child then exits
                    b"O" result ok / b"E" result error: 8 bytes max RSS (KiB), then the payload
                    b"L" result too large: 8 bytes max RSS (KiB), 8 bytes result size
@@ -17,6 +18,7 @@ import os
 
 KIND_INVOKE = b"V"
 KIND_CLAIM = b"C"
+KIND_PRELOADED = b"P"
 KIND_READY = b"R"
 KIND_INIT_ERROR = b"I"
 KIND_OK = b"O"

@@ -8,6 +8,8 @@ import sys
 import time
 import uuid
 
+# imported before this module (by a preloaded spare): the stdlib above imports neither
+PRELOADED = sorted(m for m in ("boto3", "pydantic") if m in sys.modules)
 COUNTER = 0
 LOADED_AT = time.time()
 # which runtime process answered (sandboxed, every runtime has the same pid in its namespace)
@@ -36,6 +38,7 @@ def info(event, context):
     cc = context.client_context
     return {
         "counter": COUNTER,
+        "preloaded": PRELOADED,
         "pid": os.getpid(),
         "process": PROCESS,
         "cwd": os.getcwd(),

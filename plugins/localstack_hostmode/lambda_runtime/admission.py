@@ -1,0 +1,190 @@
+"""How many execution environments a function may have, and who waits for one.
+
+No LocalStack import (unit-tested in tests/unit/lambda_runtime/);
+patches/lambda_environment_bound.py wires it into LocalStack's assignment service.
+
+On AWS every concurrent invocation gets its own environment. On a laptop each environment is a
+process that imports the function's dependencies (boto3, Powertools: ~0.3 s of CPU, ~55 MB), so
+a burst of 32 concurrent requests started 32 of them at once: throughput fell below that of one
+client and RSS grew by gigabytes. With a bound, an invocation that finds no free environment
+starts one (in the background) only while the function has fewer than `limit` (started or
+starting), and waits for the first environment free: a warm one released or the new one,
+whichever comes first (on a saturated machine a cold start takes seconds).
+
+A bound must not deadlock: an environment whose handler waits for another invocation of the same
+function (or every environment in a long sleep) would keep the waiters waiting forever. So when
+no environment of the function was released or started for `stall_s`, one waiter starts another
+environment beyond the bound (one per `stall_s`: growth, not a burst).
+
+HOSTMODE_LAMBDA_MAX_ENVIRONMENTS: the bound per function version (default: twice the CPUs, at
+least 4); 0 turns it off (AWS's behaviour: one environment per concurrent invocation).
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import threading
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+LIMIT_ENV = "HOSTMODE_LAMBDA_MAX_ENVIRONMENTS"
+STALL_ENV = "HOSTMODE_LAMBDA_ENVIRONMENT_STALL_S"
+DEFAULT_STALL_S = 2.0
+# a waiter looks again this often even without a notification (an environment stopped by
+# LocalStack's keepalive or a failed start frees a place without passing through the gate)
+RECHECK_S = 0.25
+
+T = TypeVar("T")
+
+
+def default_limit() -> int:
+    return max(4, 2 * (os.cpu_count() or 1))
+
+
+def limit_from_env(environ: dict[str, str] | None = None) -> int:
+    """The configured bound; 0 means none. Bad values are a clear error, not a silent default."""
+    raw = (environ if environ is not None else os.environ).get(LIMIT_ENV, "").strip()
+    if not raw:
+        return default_limit()
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{LIMIT_ENV} must be a whole number (0: no bound), got {raw!r}") from None
+    if value < 0:
+        raise ValueError(f"{LIMIT_ENV} must be 0 (no bound) or positive, got {value}")
+    return value
+
+
+def stall_from_env(environ: dict[str, str] | None = None) -> float:
+    raw = (environ if environ is not None else os.environ).get(STALL_ENV, "").strip()
+    try:
+        value = float(raw) if raw else DEFAULT_STALL_S
+    except ValueError:
+        raise ValueError(f"{STALL_ENV} must be a number of seconds, got {raw!r}") from None
+    return max(0.0, value)
+
+
+class Start:
+    """One environment start in the background: done once it ended, error if it failed."""
+
+    __slots__ = ("done", "error")
+
+    def __init__(self) -> None:
+        self.done = False
+        self.error: BaseException | None = None
+
+
+class Gate:
+    """The environments of one function version: a bound, the starts in flight, the waiters."""
+
+    def __init__(
+        self, limit: int, stall_s: float = DEFAULT_STALL_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.limit = limit
+        self.stall_s = stall_s
+        self._clock = clock
+        self._cond = threading.Condition()
+        self.starting = 0
+        self._queue: collections.deque[object] = collections.deque()
+        self.overflows = 0  # starts beyond the bound (stalls broken)
+        self._last_progress = clock()
+
+    def acquire(
+        self, try_reserve: Callable[[], T | None], live: Callable[[], int],
+        start: Callable[[Start], None],
+    ) -> T:
+        """A reserved free environment (try_reserve's); waits for one, starting environments
+        in the background while the bound allows. `start(handle)` must begin a start that
+        lists the environment as free when it is ready and calls started(handle, error) once
+        it ended, however it ended. A start that failed raises its error here, in the
+        invocation that asked for it (as LocalStack does when a start fails).
+
+        `live` counts the function's environments that exist (not those starting). The first
+        environment free goes to the longest waiting invocation, warm or just started: a
+        waiter is not tied to the cold start it asked for when another environment frees
+        first."""
+        ticket = object()
+        mine: Start | None = None
+        with self._cond:
+            since = self._clock()
+            self._queue.append(ticket)
+            try:
+                while True:
+                    if self._queue[0] is ticket:
+                        environment = try_reserve()
+                        if environment is not None:
+                            return environment
+                    if mine is not None and mine.error is not None:
+                        raise mine.error
+                    now = self._clock()
+                    if (mine is None or mine.done) and self._may_start(live(), now, since):
+                        self.starting += 1
+                        mine = Start()
+                        try:
+                            start(mine)
+                        except BaseException:
+                            self.starting -= 1
+                            raise
+                        continue
+                    self._cond.wait(self._wait_s(now, since))
+            finally:
+                self._queue.remove(ticket)
+                self._cond.notify_all()  # the next in line looks now
+
+    @property
+    def waiting(self) -> int:
+        return len(self._queue)
+
+    def _may_start(self, live: int, now: float, since: float) -> bool:
+        if self.limit <= 0 or live + self.starting < self.limit:
+            return True
+        stalled = now - max(self._last_progress, since) >= self.stall_s
+        if stalled:
+            self.overflows += 1
+            self._last_progress = now  # the next overflow waits a full stall_s again
+        return stalled
+
+    def _wait_s(self, now: float, since: float) -> float:
+        until_stall = max(self._last_progress, since) + self.stall_s - now
+        return max(0.001, min(RECHECK_S, until_stall))
+
+    def started(self, handle: Start, error: BaseException | None = None) -> None:
+        """A start the gate allowed has ended: ready (its environment is listed), or failed."""
+        with self._cond:
+            self.starting -= 1
+            handle.error = error
+            handle.done = True
+            self._last_progress = self._clock()
+            self._cond.notify_all()
+
+    def released(self) -> None:
+        """An environment became free (or went away): a waiter may take it."""
+        with self._cond:
+            self._last_progress = self._clock()
+            self._cond.notify_all()
+
+
+class Gates:
+    """One Gate per function version (LocalStack's version manager id)."""
+
+    def __init__(self, limit: int, stall_s: float = DEFAULT_STALL_S) -> None:
+        self.limit = limit
+        self.stall_s = stall_s
+        self._lock = threading.Lock()
+        self._gates: dict[str, Gate] = {}
+
+    def get(self, key: str) -> Gate:
+        with self._lock:
+            gate = self._gates.get(key)
+            if gate is None:
+                gate = self._gates[key] = Gate(self.limit, self.stall_s)
+            return gate
+
+    def released(self, key: str) -> None:
+        with self._lock:
+            gate = self._gates.get(key)
+        if gate is not None:
+            gate.released()

@@ -1,0 +1,148 @@
+"""Stop idle execution environments when memory is tight.
+
+No LocalStack import (unit-tested in tests/unit/lambda_runtime/);
+patches/lambda_environment_bound.py feeds it LocalStack's environments.
+
+LocalStack keeps an idle environment for LAMBDA_KEEPALIVE_MS (10 minutes): every function a test
+suite or a demo touched keeps a ~55 MB process that long. When the environments' resident memory
+exceeds the budget, or the machine runs short of available memory, the environments idle
+longest are stopped first (least recently used) until the budget holds again. Busy ones are
+never touched; one idle for less than `min_idle_s` neither (a function between two invocations
+of a burst would only start again).
+
+HOSTMODE_LAMBDA_MEMORY_BUDGET_MB: the budget for all environments' RSS (default 512); 0 turns
+reclaiming off (LocalStack's keepalive alone decides).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Hashable, Iterable
+from dataclasses import dataclass
+
+LOG = logging.getLogger(__name__)
+
+BUDGET_ENV = "HOSTMODE_LAMBDA_MEMORY_BUDGET_MB"
+DEFAULT_BUDGET_MB = 512
+MIN_IDLE_S = 5.0
+INTERVAL_S = 2.0
+# below this much available memory (or this share of it) the machine is short: reclaim as well
+LOW_WATER_KIB = 512 * 1024
+LOW_WATER_SHARE = 0.05
+
+
+def budget_kib_from_env(environ: dict[str, str]) -> int:
+    raw = environ.get(BUDGET_ENV, "").strip()
+    if not raw:
+        return DEFAULT_BUDGET_MB * 1024
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(
+            f"{BUDGET_ENV} must be a whole number of MB (0: off), got {raw!r}"
+        ) from None
+    if value < 0:
+        raise ValueError(f"{BUDGET_ENV} must be 0 (off) or positive, got {value}")
+    return value * 1024
+
+
+@dataclass(frozen=True)
+class Environment:
+    key: Hashable
+    rss_kib: int
+    idle_s: float | None  # None: busy (or starting)
+
+
+def system_shortfall_kib(meminfo: str) -> int:
+    """How far MemAvailable is below the low-water mark (0: not short), from /proc/meminfo."""
+    fields = {}
+    for line in meminfo.splitlines():
+        name, _, rest = line.partition(":")
+        parts = rest.split()
+        if parts and parts[0].isdigit():
+            fields[name] = int(parts[0])
+    total, available = fields.get("MemTotal"), fields.get("MemAvailable")
+    if not total or available is None:
+        return 0
+    low_water = min(LOW_WATER_KIB, int(total * LOW_WATER_SHARE))
+    return max(0, low_water - available)
+
+
+def to_stop(
+    environments: Iterable[Environment], budget_kib: int, shortfall_kib: int = 0,
+    min_idle_s: float = MIN_IDLE_S,
+) -> list[Hashable]:
+    """The idle environments to stop, longest idle first, until the RSS fits the budget and
+    the shortfall is made up."""
+    environments = list(environments)
+    excess = max(sum(e.rss_kib for e in environments) - budget_kib, shortfall_kib)
+    idle = sorted(
+        (e for e in environments if e.idle_s is not None and e.idle_s >= min_idle_s),
+        key=lambda e: -e.idle_s,
+    )
+    chosen = []
+    for environment in idle:
+        if excess <= 0:
+            break
+        chosen.append(environment.key)
+        excess -= environment.rss_kib
+    return chosen
+
+
+def read_meminfo() -> str:
+    try:
+        with open("/proc/meminfo") as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+class Reclaimer:
+    """A daemon thread that checks every INTERVAL_S (or when poked) and stops what to_stop
+    chooses."""
+
+    def __init__(
+        self, budget_kib: int, snapshot: Callable[[], list[Environment]],
+        stop: Callable[[Hashable], None], meminfo: Callable[[], str] = read_meminfo,
+    ) -> None:
+        self.budget_kib = budget_kib
+        self._snapshot = snapshot
+        self._stop = stop
+        self._meminfo = meminfo
+        self._wake = threading.Event()
+        self._started = False
+        self._lock = threading.Lock()
+        self.stopped = 0
+
+    def poke(self) -> None:
+        """Check now (an environment started); the thread starts on the first poke."""
+        if self.budget_kib <= 0:
+            return
+        with self._lock:
+            if not self._started:
+                self._started = True
+                threading.Thread(target=self._run, name="lambda-reclaim", daemon=True).start()
+        self._wake.set()
+
+    def check(self) -> int:
+        """One round: stop what must go; returns how many were stopped."""
+        chosen = to_stop(self._snapshot(), self.budget_kib, system_shortfall_kib(self._meminfo()))
+        for key in chosen:
+            try:
+                self._stop(key)
+            except Exception as e:  # one that cannot stop must not end the thread
+                LOG.debug("Could not reclaim Lambda environment %s: %s", key, e)
+        if chosen:
+            self.stopped += len(chosen)
+            LOG.debug("Reclaimed %d idle Lambda environment(s) (memory budget)", len(chosen))
+        return len(chosen)
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait(INTERVAL_S)
+            self._wake.clear()
+            try:
+                self.check()
+            except Exception as e:
+                LOG.debug("Lambda environment reclaim round failed: %s", e)

@@ -1,0 +1,210 @@
+"""The bound on a function's environments (admission.py) and reclaiming idle ones (reclaim.py),
+without LocalStack: environments are plain objects, time a fake clock where it matters."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from localstack_hostmode.lambda_runtime import admission, reclaim
+from localstack_hostmode.lambda_runtime.admission import Gate, Start
+from localstack_hostmode.lambda_runtime.reclaim import Environment, Reclaimer, to_stop
+
+LIMIT_S = 5.0
+
+
+class Pool:
+    """A function's environments as LocalStack's assignment service keeps them; starts are
+    recorded and finished by the test (as the background thread would)."""
+
+    def __init__(self, gate: Gate) -> None:
+        self.gate = gate
+        self.free: list[str] = []
+        self.live = 0
+        self.starts: list[Start] = []
+
+    def try_reserve(self) -> str | None:
+        return self.free.pop(0) if self.free else None
+
+    def start(self, handle: Start) -> None:
+        self.starts.append(handle)
+
+    def finish(self, index: int, name: str | None = None, error: Exception | None = None):
+        if name is not None:
+            self.free.append(name)
+            self.live += 1
+        self.gate.started(self.starts[index], error)
+
+    def acquire(self) -> str:
+        return self.gate.acquire(self.try_reserve, lambda: self.live, self.start)
+
+
+def _wait_for(predicate, what: str) -> None:
+    deadline = time.monotonic() + LIMIT_S
+    while not predicate():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.005)
+
+
+def _in_thread(pool: Pool, got: list, n: int) -> threading.Thread:
+    def run() -> None:
+        try:
+            got.append((n, pool.acquire()))
+        except Exception as e:
+            got.append((n, e))
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
+def test_free_environment_is_reserved_before_any_start():
+    pool = Pool(Gate(limit=2))
+    pool.free.append("warm")
+    pool.live = 1
+
+    assert pool.acquire() == "warm"
+    assert pool.starts == []
+
+
+def test_starts_stop_at_the_limit_and_the_first_free_environment_goes_to_the_first_waiter():
+    # GIVEN a function with a bound of 2 and no environment
+    pool = Pool(Gate(limit=2, stall_s=60))
+    got: list = []
+
+    # WHEN four invocations arrive, one after the other
+    threads = []
+    for n in range(4):
+        threads.append(_in_thread(pool, got, n))
+        _wait_for(lambda n=n: pool.gate.waiting == n + 1, f"invocation {n} not queued")
+    # THEN only two environments start
+    assert len(pool.starts) == 2 and pool.gate.starting == 2
+
+    # AND the first ready one goes to the first invocation, whichever start it was
+    pool.finish(1, "b")
+    _wait_for(lambda: len(got) == 1, "b not taken")
+    assert got == [(0, "b")]
+    # AND a released warm environment goes to the next, before the other start is ready
+    pool.free.append("b")
+    pool.gate.released()
+    _wait_for(lambda: len(got) == 2, "released b not taken")
+    pool.finish(0, "a")
+    _wait_for(lambda: len(got) == 3, "a not taken")
+    pool.free.append("b")
+    pool.gate.released()
+    for thread in threads:
+        thread.join(LIMIT_S)
+    assert got == [(0, "b"), (1, "b"), (2, "a"), (3, "b")]
+    assert len(pool.starts) == 2 and pool.gate.overflows == 0
+
+
+def test_a_failed_start_fails_the_invocation_that_asked_for_it():
+    pool = Pool(Gate(limit=1, stall_s=60))
+    got: list = []
+    thread = _in_thread(pool, got, 0)
+    _wait_for(lambda: len(pool.starts) == 1, "no start")
+
+    pool.finish(0, error=RuntimeError("init binary missing"))
+    thread.join(LIMIT_S)
+
+    assert [(n, str(e)) for n, e in got] == [(0, "init binary missing")]
+    assert pool.gate.starting == 0 and pool.gate.waiting == 0
+
+
+def test_a_stall_starts_one_environment_beyond_the_bound():
+    # GIVEN a function whose only environment is busy for good (e.g. it waits for itself)
+    now = [100.0]
+    pool = Pool(Gate(limit=1, stall_s=2.0, clock=lambda: now[0]))
+    pool.live = 1
+    got: list = []
+    thread = _in_thread(pool, got, 0)
+    _wait_for(lambda: pool.gate.waiting == 1, "not queued")
+    assert pool.starts == []
+
+    # WHEN no environment was released or started for stall_s
+    now[0] += 2.5
+
+    # THEN one more starts (deadlock broken), and it is counted
+    _wait_for(lambda: len(pool.starts) == 1, "no start after the stall")
+    assert pool.gate.overflows == 1
+    pool.finish(0, "extra")
+    thread.join(LIMIT_S)
+    assert got == [(0, "extra")]
+
+
+def test_limit_zero_never_makes_an_invocation_wait_for_a_start_slot():
+    pool = Pool(Gate(limit=0))
+    pool.live = 50
+    got: list = []
+    thread = _in_thread(pool, got, 0)
+    _wait_for(lambda: len(pool.starts) == 1, "no start")
+    pool.finish(0, "own")
+    thread.join(LIMIT_S)
+    assert got == [(0, "own")]
+
+
+def test_limit_comes_from_the_environment_with_clear_errors():
+    assert admission.limit_from_env({}) == admission.default_limit() >= 4
+    assert admission.limit_from_env({admission.LIMIT_ENV: "0"}) == 0
+    assert admission.limit_from_env({admission.LIMIT_ENV: " 6 "}) == 6
+    with pytest.raises(ValueError, match="HOSTMODE_LAMBDA_MAX_ENVIRONMENTS"):
+        admission.limit_from_env({admission.LIMIT_ENV: "many"})
+    with pytest.raises(ValueError, match="0 \\(no bound\\)"):
+        admission.limit_from_env({admission.LIMIT_ENV: "-1"})
+
+
+# -- reclaiming ---------------------------------------------------------------------------------
+
+MB = 1024
+
+
+def test_nothing_is_stopped_within_the_budget():
+    envs = [Environment("a", 60 * MB, 300.0), Environment("b", 60 * MB, None)]
+    assert to_stop(envs, budget_kib=512 * MB) == []
+
+
+def test_longest_idle_go_first_until_the_budget_holds_busy_and_fresh_ones_never():
+    envs = [
+        Environment("busy", 200 * MB, None),
+        Environment("idle-10s", 60 * MB, 10.0),
+        Environment("idle-600s", 60 * MB, 600.0),
+        Environment("idle-60s", 60 * MB, 60.0),
+        Environment("just-released", 60 * MB, 0.5),
+    ]
+    # 440 MB against 350: 90 MB must go, so the two idle longest
+    assert to_stop(envs, budget_kib=350 * MB) == ["idle-600s", "idle-60s"]
+    # far over budget: every idle one past min_idle_s, never the busy or the just released
+    assert to_stop(envs, budget_kib=10 * MB) == ["idle-600s", "idle-60s", "idle-10s"]
+
+
+def test_a_machine_short_of_memory_reclaims_within_budget_too():
+    meminfo = "MemTotal:       8000000 kB\nMemFree:  1000 kB\nMemAvailable:     100000 kB\n"
+    shortfall = reclaim.system_shortfall_kib(meminfo)
+    assert shortfall == 400000 - 100000  # 5 % of 8 GB is the low-water mark here
+    envs = [Environment("old", 200000, 100.0), Environment("older", 200000, 200.0)]
+    assert to_stop(envs, budget_kib=10**9, shortfall_kib=shortfall) == ["older", "old"]
+    assert reclaim.system_shortfall_kib("garbage") == 0
+
+
+def test_reclaimer_stops_what_to_stop_chose_and_survives_a_failing_stop():
+    stopped: list[str] = []
+
+    def stop(key: str) -> None:
+        if key == "broken":
+            raise RuntimeError("already gone")
+        stopped.append(key)
+
+    envs = [Environment("broken", 300 * MB, 900.0), Environment("old", 300 * MB, 800.0)]
+    reclaimer = Reclaimer(100 * MB, lambda: envs, stop, meminfo=lambda: "")
+
+    assert reclaimer.check() == 2
+    assert stopped == ["old"]
+
+
+def test_budget_comes_from_the_environment_with_clear_errors():
+    assert reclaim.budget_kib_from_env({}) == reclaim.DEFAULT_BUDGET_MB * MB
+    assert reclaim.budget_kib_from_env({reclaim.BUDGET_ENV: "0"}) == 0
+    with pytest.raises(ValueError, match="HOSTMODE_LAMBDA_MEMORY_BUDGET_MB"):
+        reclaim.budget_kib_from_env({reclaim.BUDGET_ENV: "1G"})
