@@ -201,7 +201,7 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
                 launch.env, bool(launch.watchers),
             )
             spare = SPARES.take(
-                kind, lambda s: preload_fits(s.preloaded, launch.env, launch.cwd)
+                kind, lambda s: preload_fits(s.preloaded, launch.env, launch.code_dir or launch.cwd)
             )
             if spare is not None:
                 spare.claim(launch.env, launch.cwd, launch.child_config)
