@@ -355,8 +355,10 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
         return answer.payload, True, output + child.take_logs() + answer.log, answer.outcome
 
     def resident_kib(self) -> int:
-        """The runtime process's RSS in KiB (what reclaiming idle environments frees)."""
-        pid = getattr(self._child, "pid", None)
+        """The runtime process's RSS in KiB (what reclaiming idle environments frees); in a
+        sandbox that is bwrap's child, not bwrap."""
+        child = self._child
+        pid = child.runtime_pid() if isinstance(child, ChildProcess) else None
         return (resident_kib(pid) or 0) if pid else 0
 
     def get_logs(self) -> str:
