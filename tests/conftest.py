@@ -72,6 +72,7 @@ _SHARED_STATE_GROUPS = {
 }
 
 
+@pytest.hookimpl(optionalhook=True)  # `-p no:xdist` runs without it
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     from xdist.scheduler import LoadScopeScheduling
 
