@@ -174,8 +174,11 @@ class Gate:
 
     def _wake(self, everyone: bool) -> None:
         """With the lock held: the first waiter, or all of them."""
-        for waiter in self._queue if everyone else list(self._queue)[:1]:
-            waiter.wake.notify()
+        if everyone:
+            for waiter in self._queue:
+                waiter.wake.notify()
+        elif self._queue:
+            self._queue[0].wake.notify()
 
     def started(self, handle: Start, error: BaseException | None = None) -> None:
         """A start the gate allowed has ended: ready (its environment is listed), or failed."""
