@@ -101,8 +101,9 @@ class MotoDynamoDBProvider(DynamoDBProvider):
         self._tx_tokens: dict[tuple[str, str, str], tuple[float, str, dict]] = {}
         self._tx_lock = threading.Lock()
         self.backend_lock = ReadWriteLock()
-        # upstream's proxy sends through `requests`; the same hop over http.client
-        self.server.proxy = backend_proxy(self.server.url)
+        # upstream's proxy sends through `requests`; the same hop over http.client, or in
+        # memory to moto's app when it runs in this process (dynamodb_forward.py)
+        self.server.proxy = backend_proxy(self.server.url, self.server.wsgi_app)
 
     @staticmethod
     def _new_dynamodb_server() -> DynamodbServer:

@@ -8,12 +8,26 @@ one small GetItem. ``BackendClient`` is the same hop with ``http.client``: the r
 provider prepared it (headers, body, path), the whole answer read at once. moto's server
 (werkzeug) closes every connection after its answer, so each request opens one; on loopback
 that is cheap.
+
+With moto in LocalStack's own process (``HOSTMODE_DYNAMODB_BACKEND=thread``, the default) the
+request does not leave the process at all: ``BackendClient`` hands it to moto's WSGI app in the
+gateway's thread (``wsgi_app``), the environ werkzeug's server would have built from the same
+request line, headers and body. Over loopback HTTP, each request also cost a new connection and
+a new werkzeug thread (its server starts one per connection) in the process that holds the GIL:
+a GIL-sampling profile at concurrency 32 put that server (thread starts, request parsing,
+socket writes) and the http.client side at ~10% of LocalStack's busy time. moto's HTTP server
+keeps running for the provider's own boto3 clients. Opt-out: ``HOSTMODE_DYNAMODB_IN_MEMORY=0``.
 """
 
 from __future__ import annotations
 
 import http.client
-from urllib.parse import urlsplit
+import io
+import os
+import sys
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from localstack.aws.forwarder import AwsRequestProxy
 from localstack.http import Response
@@ -34,20 +48,30 @@ TIMEOUT_S = 300.0
 class BackendClient(HttpClient):
     """rolo's HttpClient for one backend host, over http.client."""
 
-    def __init__(self, base_url: str, timeout: float = TIMEOUT_S) -> None:
+    def __init__(
+        self, base_url: str, timeout: float = TIMEOUT_S,
+        wsgi_app: Callable[[], Any] | None = None,
+    ) -> None:
         target = urlsplit(base_url)
         self.host = target.hostname or "127.0.0.1"
         self.port = target.port or 80
         self.timeout = timeout
+        # the backend's WSGI app when it runs in this process (None: over HTTP)
+        self.wsgi_app = wsgi_app if in_memory() else None
 
     def request(self, request: Request, server: str | None = None) -> Response:
-        path = get_raw_path(request) or "/"
+        raw_path = get_raw_path(request) or "/"
+        path = raw_path
         if request.query_string:
             path += "?" + request.query_string.decode("latin-1")
         body = restore_payload(request)
         headers = [(k, v) for k, v in request.headers.items() if k.lower() not in _NOT_FORWARDED]
         if "Host" not in request.headers:
             headers.append(("Host", f"{self.host}:{self.port}"))
+        app = self.wsgi_app() if self.wsgi_app is not None else None
+        if app is not None:
+            return self._call_app(app, request.method, raw_path, request.query_string, headers,
+                                  body)
         connection = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
         try:
             connection.putrequest(request.method, path, skip_host=True,
@@ -65,13 +89,68 @@ class BackendClient(HttpClient):
         )
         return Response(data, status=answer.status, headers=response_headers)
 
+    def _call_app(
+        self, app: Any, method: str, raw_path: str, query: bytes, headers: list, body: bytes
+    ) -> Response:
+        """The request through the WSGI app in this thread: the environ werkzeug's server builds
+        (PATH_INFO decoded as latin-1, HTTP_* headers, CONTENT_TYPE/LENGTH), the body read whole."""
+        environ: dict[str, Any] = {
+            "REQUEST_METHOD": method,
+            "SCRIPT_NAME": "",
+            "PATH_INFO": unquote(raw_path, "latin-1"),
+            "QUERY_STRING": query.decode("latin-1"),
+            "REQUEST_URI": raw_path + ("?" + query.decode("latin-1") if query else ""),
+            "SERVER_NAME": self.host,
+            "SERVER_PORT": str(self.port),
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "REMOTE_ADDR": "127.0.0.1",
+            "CONTENT_LENGTH": str(len(body)),
+            "wsgi.version": (1, 0),
+            "wsgi.url_scheme": "http",
+            "wsgi.input": io.BytesIO(body),
+            "wsgi.errors": sys.stderr,
+            "wsgi.multithread": True,
+            "wsgi.multiprocess": False,
+            "wsgi.run_once": False,
+        }
+        environ["RAW_URI"] = environ["REQUEST_URI"]
+        for name, value in headers:
+            key = name.upper().replace("-", "_")
+            if key == "CONTENT_TYPE":
+                environ["CONTENT_TYPE"] = value
+                continue
+            key = "HTTP_" + key
+            environ[key] = f"{environ[key]},{value}" if key in environ else value
+        started: list = []
+
+        def start_response(status: str, response_headers: list, exc_info: Any = None):
+            started[:] = [status, response_headers]
+            return lambda _data: None
+
+        chunks = app(environ, start_response)
+        try:
+            data = b"".join(chunks)
+        finally:
+            if hasattr(chunks, "close"):
+                chunks.close()
+        status, response_headers = started
+        response_headers = Headers(
+            [(k, v) for k, v in response_headers if k.lower() not in _NOT_FORWARDED]
+        )
+        return Response(data, status=int(status.split(" ", 1)[0]), headers=response_headers)
+
     def close(self) -> None:
         pass
 
 
-def backend_proxy(base_url: str) -> AwsRequestProxy:
+def in_memory() -> bool:
+    return os.environ.get("HOSTMODE_DYNAMODB_IN_MEMORY", "1") != "0"
+
+
+def backend_proxy(base_url: str, wsgi_app: Callable[[], Any] | None = None) -> AwsRequestProxy:
     """LocalStack's AwsRequestProxy (request context, response parsing, service errors) sending
-    through BackendClient."""
+    through BackendClient (to ``wsgi_app()`` in memory while it returns an app)."""
     proxy = AwsRequestProxy(base_url)
-    proxy.proxy = Proxy(forward_base_url=base_url, client=BackendClient(base_url))
+    proxy.proxy = Proxy(forward_base_url=base_url,
+                        client=BackendClient(base_url, wsgi_app=wsgi_app))
     return proxy

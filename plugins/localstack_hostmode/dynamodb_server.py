@@ -67,6 +67,7 @@ class _InProcessMoto:
             environ["HTTP_X_MOTO_ACCOUNT_ID"] = MOTO_ACCOUNT_ID
             return moto_app(environ, start_response)
 
+        self.app = app  # what the provider calls in memory (dynamodb_forward.BackendClient)
         self.pid = os.getpid()
         self._server = make_server(host, port, app, threaded=True)
         self._thread = threading.Thread(target=self._server.serve_forever,
@@ -119,6 +120,11 @@ class MotoDynamodbServer(DynamodbServer):
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
+
+    def wsgi_app(self):
+        """moto's WSGI app while it is served in this process, else None (over HTTP)."""
+        in_process = self._in_process
+        return in_process.app if in_process is not None else None
 
     def _command(self) -> list[str]:
         return [sys.executable, "-m", "moto.server", "-H", self.host, "-p", str(self.port)]

@@ -144,14 +144,14 @@ def _notify_on_timeout(on_timeout: Any, self: Any, version_manager_id: str, envi
     try:
         return on_timeout(self, version_manager_id, environment_id)
     finally:
-        _STATE["gates"].released(version_manager_id)
+        _STATE["gates"].released(version_manager_id, gone=True)
 
 
 def _notify_on_stop(stop_environment: Any, self: Any, environment: Any) -> Any:
     try:
         return stop_environment(self, environment)
     finally:
-        _STATE["gates"].released(environment.version_manager_id)
+        _STATE["gates"].released(environment.version_manager_id, gone=True)
 
 
 def _snapshot() -> list:

@@ -208,3 +208,34 @@ def test_budget_comes_from_the_environment_with_clear_errors():
     assert reclaim.budget_kib_from_env({reclaim.BUDGET_ENV: "0"}) == 0
     with pytest.raises(ValueError, match="HOSTMODE_LAMBDA_MEMORY_BUDGET_MB"):
         reclaim.budget_kib_from_env({reclaim.BUDGET_ENV: "1G"})
+
+
+def test_a_release_wakes_the_first_waiter_only_and_a_stop_wakes_them_all():
+    # GIVEN three invocations waiting on a function whose only environment is busy
+    pool = Pool(Gate(limit=1, stall_s=60))
+    pool.live = 1
+    got: list = []
+    threads = []
+    for n in range(3):
+        threads.append(_in_thread(pool, got, n))
+        _wait_for(lambda n=n: pool.gate.waiting == n + 1, f"invocation {n} not queued")
+    woken: list = []
+    for n, waiter in enumerate(list(pool.gate._queue)):
+        notify = waiter.wake.notify
+        waiter.wake.notify = lambda n=n, notify=notify: (woken.append(n), notify())
+
+    # WHEN an environment is released: only the first in line is woken (it may take it)
+    pool.gate.released()
+    assert woken == [0]
+    # WHEN one goes away: every waiter may start one in its place
+    pool.gate.released(gone=True)
+    assert woken == [0, 0, 1, 2]
+
+    # AND the line still drains in order, each leaving waking the next
+    for _ in range(3):
+        pool.free.append("warm")
+        pool.gate.released()
+        _wait_for(lambda k=len(got): len(got) == k + 1, "released environment not taken")
+    for thread in threads:
+        thread.join(LIMIT_S)
+    assert [n for n, _ in got] == [0, 1, 2]
