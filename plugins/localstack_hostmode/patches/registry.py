@@ -55,6 +55,7 @@ PATCH_MODULES = (
     "lambda_metrics_batching",
     "apigateway_lambda_in_memory",
     "lambda_env_timers",
+    "stepfunctions_batch_import",
 )
 
 APPLIED = "applied"
