@@ -18,16 +18,34 @@ import argparse
 import json
 import os
 import sys
+import threading
+import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-try:
-    import boto3
-    from boto3.dynamodb.types import TypeSerializer
-    from botocore.exceptions import BotoCoreError, ClientError
-except ImportError:  # main() names the interpreter that lacks boto3
-    boto3 = None
+# boto3 is imported by import_boto3() (Applier, main): `apply` first has LocalStack load the
+# spec's services (warm_services) while this interpreter imports boto3 and makes its clients.
+boto3: Any = None
+TypeSerializer: Any = None
+BotoCoreError: Any = None
+ClientError: Any = None
+
+
+def import_boto3() -> bool:
+    """Import boto3 (once); False when this interpreter has none (main() names it)."""
+    global boto3, TypeSerializer, BotoCoreError, ClientError
+    if boto3 is None:
+        try:
+            import boto3 as boto3_module
+            from boto3.dynamodb.types import TypeSerializer as serializer
+            from botocore.exceptions import BotoCoreError as core_error
+            from botocore.exceptions import ClientError as client_error
+        except ImportError:
+            return False
+        boto3, TypeSerializer = boto3_module, serializer
+        BotoCoreError, ClientError = core_error, client_error
+    return True
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC_FILE = ROOT / "functions" / "common" / "data_layer.json"
@@ -124,6 +142,7 @@ class Applier:
 
     def __init__(self, spec: Spec, client: Callable[[str], Any],
                  environ: Mapping[str, str] = os.environ) -> None:
+        import_boto3()
         self.spec = spec
         self.client = client
         self.names = names(spec, environ)
@@ -233,6 +252,54 @@ class Applier:
         log(f"SES sender {address} verified")
 
 
+# One cheap request per service of the spec, sent in a thread before boto3 is imported: the
+# first request of a service makes LocalStack load its provider (DynamoDB: also its moto server;
+# a table's stream: Kinesis and the Kinesis mock, a Node process). Kinesis first: its mock then
+# starts on the other core while LocalStack loads DynamoDB. section -> (signing name,
+# X-Amz-Target or REST path, body, JSON version); as deploy.py's WARM_REQUESTS.
+WARM_REQUESTS: dict[str, tuple[str, str, bytes, str]] = {
+    "streams": ("kinesis", "Kinesis_20131202.ListStreams", b"{}", "1.1"),
+    "tables": ("dynamodb", "DynamoDB_20120810.ListTables", b"{}", "1.0"),
+    "buckets": ("s3", "/", b"", ""),
+    "queues": ("sqs", "AmazonSQS.ListQueues", b"{}", "1.0"),
+    "ses_identities": ("ses", "", b"Action=ListIdentities&Version=2010-12-01", ""),
+}
+
+
+def _warm(url: str, service: str, target: str, body: bytes, json_version: str) -> None:
+    key = os.environ.get("AWS_ACCESS_KEY_ID") or "test"
+    headers = {"Authorization": f"AWS4-HMAC-SHA256 Credential={key}/20250101/"
+                                f"{os.environ.get('AWS_DEFAULT_REGION') or 'us-east-1'}/"
+                                f"{service}/aws4_request, SignedHeaders=host, Signature=0"}
+    data: bytes | None = body
+    if target.startswith("/"):  # a REST API: GET the path
+        url, data = url + target, None
+    elif target:  # a JSON API
+        headers["X-Amz-Target"] = target
+        headers["Content-Type"] = f"application/x-amz-json-{json_version}"
+    else:  # a query API
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url + ("/" if data else ""), data,
+                                                           headers), timeout=60):
+            pass
+    except (OSError, ValueError):
+        pass  # an error answer is an answer (the service is loaded); none: apply says
+
+
+def warm_services(spec: Spec, url: str) -> threading.Thread:
+    """Have LocalStack load the services of the spec's sections, in the background."""
+    requests = [WARM_REQUESTS[section] for section in WARM_REQUESTS if spec.get(section)]
+
+    def warm_all() -> None:
+        for request in requests:
+            _warm(url.rstrip("/"), *request)
+
+    thread = threading.Thread(target=warm_all, name="warm-services", daemon=True)
+    thread.start()
+    return thread
+
+
 def localstack_client_factory() -> Callable[[str], Any]:
     """boto3 clients for AWS_ENDPOINT_URL (else LocalStack on LOCALSTACK_PORT), one per service."""
     from endpoint import endpoint_url, region
@@ -258,14 +325,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("command", choices=["apply"])
     ap.add_argument("--spec", type=Path, default=SPEC_FILE)
     args = ap.parse_args(argv)
-    if boto3 is None:
+    from endpoint import endpoint_url, is_local
+
+    spec = load_spec(args.spec)
+    if is_local():
+        warm_services(spec, endpoint_url())
+    if not import_boto3():
         log(f"boto3 is not installed for {sys.executable}: run this with LocalStack's "
             "interpreter (.localstack/venv/bin/python) or the project's .venv")
         return 1
-    from endpoint import endpoint_url
-
     log(f"creating resources in {endpoint_url()}")
-    failed = Applier(load_spec(args.spec), localstack_client_factory()).apply()
+    failed = Applier(spec, localstack_client_factory()).apply()
     if failed:
         log(f"{failed} resource(s) could not be created (see above)")
         return 1

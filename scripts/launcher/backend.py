@@ -7,6 +7,7 @@ Two implementations: ``host_backend.HostBackend`` (a local process tree) and
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 
 from .pidfile import PidFile
 
@@ -44,3 +45,8 @@ class Backend(ABC):
     @abstractmethod
     def init_output(self) -> str:
         """What the init scripts printed, for the message when one failed."""
+
+    def init_script_exited(self) -> Callable[[], bool] | None:
+        """A local check that the init script has exited, so waiting for init need not ask
+        LocalStack every 0.1 s while it works; None: ask LocalStack (readiness.wait_init)."""
+        return None

@@ -134,7 +134,8 @@ def cmd_up(_args: list[str]) -> int:
     info = pidfile.read()
     recorded = recorded_backend(info)
     if recorded.already_up(info):
-        readiness.wait_init(config.INIT_TIMEOUT_S, recorded.init_output)
+        readiness.wait_init(config.INIT_TIMEOUT_S, recorded.init_output,
+                            recorded.init_script_exited())
         log(f"LocalStack is already running ({describe(info)})")
         return 0
     if _foreign_localstack():
@@ -146,7 +147,8 @@ def cmd_up(_args: list[str]) -> int:
     if installed:
         t0 = t_start  # report start-up time, not install time
     t_health = time.monotonic()
-    scripts = readiness.wait_init(config.INIT_TIMEOUT_S, backend.init_output)
+    scripts = readiness.wait_init(config.INIT_TIMEOUT_S, backend.init_output,
+                                  backend.init_script_exited())
     ran = ", ".join(s["name"] for s in scripts) or "no init scripts"
     now = time.monotonic()
     log(f"LocalStack is ready in {now - t0:.1f}s (gateway {t_health - t0:.1f}s + init "

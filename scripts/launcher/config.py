@@ -92,6 +92,11 @@ def init_log_file() -> Path:
     return run_dir() / "init-aws.log"
 
 
+def init_done_file() -> Path:
+    """Written by the host-mode init wrapper when the init script has exited (its status)."""
+    return run_dir() / "init-aws.done"
+
+
 def dynamodb_backend_file() -> Path:
     return run_dir() / contract.DYNAMODB_BACKEND_STATE
 

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 from . import config, python_env, readiness
@@ -34,6 +35,9 @@ export AWS_SECRET_ACCESS_KEY="${{AWS_SECRET_ACCESS_KEY:-test}}"
 export DISABLE_DEPRECATION_NOTICE=1
 : > {log}
 {script} 2>&1 | tee -a {log}
+status=$?
+echo "$status" > {done}
+exit "$status"
 """
 
 
@@ -53,6 +57,7 @@ def prepare_filesystem() -> None:
     if not persistence and (fs / "tmp").exists():
         shutil.rmtree(fs / "tmp", ignore_errors=True)
     prepare_tmp_dir()
+    config.init_done_file().unlink(missing_ok=True)
     _install_init_hook()
     _link_static_libs()
     config.dynamodb_backend_file().unlink(missing_ok=True)
@@ -78,7 +83,7 @@ def _install_init_hook() -> None:
         wrapper = ready_d / (script.name if script.suffix == ".sh" else script.name + ".sh")
         wrapper.write_text(INIT_WRAPPER.format(
             url=config.url(), log=_sh_quote(str(config.init_log_file())),
-            script=_sh_quote(str(script))))
+            done=_sh_quote(str(config.init_done_file())), script=_sh_quote(str(script))))
         wrapper.chmod(0o755)
 
 
@@ -201,6 +206,13 @@ class HostBackend(Backend):
             raise HostmodeError(f"no LocalStack log yet ({lf}); run `make up`")
         print(tail(lf, lines))
         return follow_file(lf) if follow else 0
+
+    def init_script_exited(self) -> Callable[[], bool] | None:
+        script = config.init_script()
+        if script is None or not script.exists():
+            return None  # no wrapper in ready.d: nothing writes the file
+        done = config.init_done_file()
+        return done.exists
 
     def init_output(self) -> str:
         """Our init hook's log; LocalStack's own if the hook did not run."""

@@ -163,9 +163,28 @@ def _pip(venv: Path, *args: str) -> None:
         raise HostmodeError(f"pip {' '.join(args[:1])} failed (exit {proc.returncode}); see above")
 
 
+def _venv_cfg_version(venv: Path) -> tuple[int, int] | None:
+    """(major, minor) that ``python -m venv`` recorded in pyvenv.cfg (``version = 3.13.0``)."""
+    try:
+        text = (venv / "pyvenv.cfg").read_text()
+    except OSError:
+        return None
+    m = re.search(r"^\s*version(?:_info)?\s*=\s*(\d+)\.(\d+)", text, re.MULTILINE)
+    return (int(m.group(1)), int(m.group(2))) if m else None
+
+
 def _venv_python_ok(venv: Path) -> bool:
+    """The venv's interpreter exists (its symlink resolves) and is >= MIN_PYTHON.
+
+    Read from pyvenv.cfg: starting the interpreter to ask it cost ~0.15 s of every `make up`.
+    Without a readable version there, the interpreter is asked."""
     exe = venv / "bin" / "python"
-    info = _python_version(str(exe)) if exe.exists() else None
+    if not exe.exists():
+        return False
+    recorded = _venv_cfg_version(venv)
+    if recorded is not None:
+        return recorded >= MIN_PYTHON
+    info = _python_version(str(exe))
     return bool(info and info[0] >= MIN_PYTHON)
 
 

@@ -383,11 +383,11 @@ def test_layer_with_the_same_requirements_is_shared_across_stacks(
 def test_services_to_warm_follow_the_template(project: Path) -> None:
     body = json.dumps(artifacts.load_template(project / "template.yaml"), separators=(",", ":"))
 
-    assert deploy.services_to_warm(body) == ["iam", "sts", "states"]
+    assert deploy.services_to_warm(body) == ["lambda", "cloudformation", "iam", "sts", "states"]
     assert deploy.services_to_warm("{}") == []
     app = artifacts.load_template(st.ROOT / "template.yaml")
     assert deploy.services_to_warm(json.dumps(app, separators=(",", ":"))) == [
-        "iam", "sts", "states", "apigateway", "events"]
+        "lambda", "cloudformation", "iam", "sts", "states", "apigateway", "events"]
 
 
 def test_warming_asks_only_services_localstack_has_not_loaded(

@@ -124,3 +124,34 @@ def test_apply_reports_each_failure_and_carries_on(moto_clients, capsys) -> None
     assert failed == 2
     assert "FAILED: ORDERS_DLQ=not a valid queue name!" in err
     assert "bucket images-bucket: created" in err
+
+
+def test_apply_has_localstack_load_the_spec_services_kinesis_first(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN the spec, and a LocalStack that answers anything
+    sent: list[tuple[str, dict[str, str], bytes | None]] = []
+
+    class Answer:
+        def __enter__(self) -> Answer:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            return None
+
+    def urlopen(req, timeout: float) -> Answer:
+        sent.append((req.full_url, {k.lower(): v for k, v in req.header_items()}, req.data))
+        return Answer()
+
+    monkeypatch.setattr(data_layer.urllib.request, "urlopen", urlopen)
+
+    # WHEN apply warms the services before it imports boto3
+    data_layer.warm_services(data_layer.load_spec(), "http://127.0.0.1:4999/").join(10)
+
+    # THEN one request per section, routed by signing name (and target), Kinesis first
+    services = [re.search(r"/(\w+)/aws4_request", h["authorization"]).group(1)
+                for _, h, _ in sent]
+    assert services == ["kinesis", "dynamodb", "s3", "sqs", "ses"]
+    assert sent[0][1]["x-amz-target"] == "Kinesis_20131202.ListStreams"
+    assert sent[2][0] == "http://127.0.0.1:4999/" and sent[2][2] is None  # S3: GET /
+    assert sent[4][2].startswith(b"Action=ListIdentities")

@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from .registry import HostPatch
+from .registry import HostPatch, on_import
 
 _ENVIRONMENT = "localstack.services.lambda_.invocation.execution_environment"
 
@@ -122,12 +122,15 @@ class SharedTimer:
                          name="lambda-env-timer", daemon=True).start()
 
 
-def apply() -> None:
-    import importlib
-
+def _patch_environment(module: Any) -> None:
     from localstack.utils.patch import Patch
 
-    Patch(importlib.import_module(_ENVIRONMENT), "Timer", SharedTimer).apply()
+    Patch(module, "Timer", SharedTimer).apply()
+
+
+def apply() -> None:
+    # when execution_environment is first imported (Lambda's first use), not at start-up
+    on_import(_ENVIRONMENT, _patch_environment)
 
 
 PATCH = HostPatch(

@@ -29,7 +29,7 @@ from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
-from .registry import HostPatch
+from .registry import HostPatch, on_import
 
 LOG = logging.getLogger(__name__)
 
@@ -119,11 +119,13 @@ def _record_error(function_name: str, account_id: str, region_name: str) -> None
 
 
 def apply() -> None:
-    import importlib
+    # when the Lambda service's version manager is first imported, not at start-up
+    on_import(_VERSION_MANAGER, _patch_version_manager)
 
+
+def _patch_version_manager(module: Any) -> None:
     from localstack.utils.patch import Patch
 
-    module = importlib.import_module(_VERSION_MANAGER)
     start_thread = module.start_thread
 
     def start_thread_unless_metric(fn: Any, *args: Any, name: str | None = None, **kwargs: Any):

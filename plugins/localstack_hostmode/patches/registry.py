@@ -56,6 +56,8 @@ PATCH_MODULES = (
     "apigateway_lambda_in_memory",
     "lambda_env_timers",
     "moto_dispatch_caches",
+    "stepfunctions_batch_import",
+    "cloudformation_ec2_api_import",
 )
 
 APPLIED = "applied"
@@ -92,8 +94,6 @@ def patch_function(module: str, qualname: str, replacement: Callable[..., Any]) 
     (API Gateway's handlers, the Lambda service) cost ~0.2 of LocalStack's ~1.1 CPU-s boot, for
     services a session may never call. wrapt (a LocalStack dependency) provides the post-import
     hook."""
-    import wrapt
-
     def apply_to(loaded: Any) -> None:
         from localstack.utils.patch import Patch
 
@@ -103,7 +103,16 @@ def patch_function(module: str, qualname: str, replacement: Callable[..., Any]) 
         Patch.function(target, replacement).apply()
         LOG.debug("patched %s.%s", module, qualname)
 
-    wrapt.register_post_import_hook(apply_to, module)
+    on_import(module, apply_to)
+
+
+def on_import(module: str, apply: Callable[[Any], None]) -> None:
+    """Call ``apply(module object)`` when LocalStack's ``module`` is first imported (at once if
+    it is), right after its code ran: for patches that replace module attributes or classes'
+    methods, so that applying them does not import the module at start-up (see patch_function)."""
+    import wrapt
+
+    wrapt.register_post_import_hook(apply, module)
 
 
 def load_patches(modules: Iterable[str] = PATCH_MODULES) -> tuple[HostPatch, ...]:

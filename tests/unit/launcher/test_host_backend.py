@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -58,3 +59,33 @@ def test_localstack_unzips_into_a_private_tmp_dir_of_its_run_dir(home: Path) -> 
     assert config.tmp_dir().parent == config.run_dir()
     assert config.tmp_dir().stat().st_mode & 0o777 == 0o700
     assert not stale.exists()
+
+
+def test_the_init_wrapper_records_the_script_exit_for_the_launcher(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN an init script that fails, behind the wrapper `up` installs
+    script = tmp_path / "my-init.sh"
+    script.write_text("#!/usr/bin/env bash\necho working\nexit 3\n")
+    script.chmod(0o755)
+    monkeypatch.setenv("HOSTMODE_INIT_SCRIPT", str(script))
+    config.run_dir().mkdir(parents=True)
+    config.init_done_file().write_text("0\n")  # a previous run's
+    host_backend.prepare_filesystem()
+    exited = host_backend.HostBackend().init_script_exited()
+    assert exited is not None and not exited()  # the stale file is gone
+    wrapper = config.fs_root() / "etc" / "localstack" / "init" / "ready.d" / "my-init.sh"
+
+    # WHEN LocalStack runs it
+    proc = subprocess.run([str(wrapper)], capture_output=True, text=True, timeout=30)
+
+    # THEN its exit status is LocalStack's and the launcher's file's; its output is kept
+    assert proc.returncode == 3
+    assert exited() and config.init_done_file().read_text().strip() == "3"
+    assert "working" in config.init_log_file().read_text()
+
+
+def test_no_init_script_no_exit_file_to_wait_for(home: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOSTMODE_INIT_SCRIPT", "")
+    assert host_backend.HostBackend().init_script_exited() is None

@@ -113,3 +113,22 @@ def test_python_version_of_this_interpreter() -> None:
     version, exe = python_env._python_version(sys.executable)
     assert version == sys.version_info[:2]
     assert Path(exe).exists()
+
+
+def test_venv_python_version_comes_from_pyvenv_cfg_without_starting_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_interpreter(exe: str) -> None:
+        raise AssertionError("the interpreter was started")
+
+    monkeypatch.setattr(python_env, "_python_version", no_interpreter)
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "bin" / "python").symlink_to(sys.executable)
+    (venv / "pyvenv.cfg").write_text("home = /usr/bin\nversion = 3.13.0\n")
+    assert python_env._venv_python_ok(venv)
+    (venv / "pyvenv.cfg").write_text("home = /usr/bin\nversion = 3.11.9\n")
+    assert not python_env._venv_python_ok(venv)
+    (venv / "bin" / "python").unlink()
+    (venv / "bin" / "python").symlink_to(tmp_path / "gone")  # a removed base interpreter
+    assert not python_env._venv_python_ok(venv)
