@@ -44,6 +44,7 @@ PATCH_MODULES = (
     "lambda_environment_bound",
     "apigateway_request_too_large",
     "sqs_fifo_group_concurrency",
+    "esm_sqs_long_polling",
     "esm_stream_parameters",
     "esm_stream_bisect",
     "esm_stream_record_age",
