@@ -49,6 +49,7 @@ PATCH_MODULES = (
     "esm_stream_bisect",
     "esm_stream_record_age",
     "esm_last_processing_result",
+    "esm_stream_wake",
     "backend_start_polling",
     "kinesis_mock_memory",
     "gateway_keep_alive",
@@ -56,6 +57,7 @@ PATCH_MODULES = (
     "lambda_metrics_batching",
     "apigateway_lambda_in_memory",
     "lambda_env_timers",
+    "sfn_jsonpath_cache",
 )
 
 APPLIED = "applied"
