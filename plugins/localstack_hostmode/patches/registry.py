@@ -58,6 +58,7 @@ PATCH_MODULES = (
     "apigateway_lambda_in_memory",
     "lambda_env_timers",
     "sfn_jsonpath_cache",
+    "sfn_task_clients",
 )
 
 APPLIED = "applied"
