@@ -7,6 +7,8 @@ from __future__ import annotations
 import threading
 from types import SimpleNamespace
 
+import pytest
+
 from localstack_hostmode.patches.esm_stream_wake import (
     SkipIdleAdds,
     StreamActivity,
@@ -116,3 +118,25 @@ def test_only_successful_kinesis_writes_wake(monkeypatch) -> None:
     nudge_on_stream_write(None, _context(None, None), ok)
     nudge_on_stream_write(None, SimpleNamespace(), ok)
     assert activity.generation == 2
+
+
+def test_a_busy_stream_is_polled_at_most_every_busy_gap() -> None:
+    from localstack_hostmode.patches.esm_stream_wake import BUSY_GAP_S
+
+    now = [100.0]
+    activity, event = StreamActivity(), threading.Event()
+    stop = WakeableStop(event, activity, max_woken_wait=1.0, clock=lambda: now[0])
+    waited: list[float] = []
+    event.wait = lambda timeout=None: waited.append(timeout) or False  # type: ignore[method-assign]
+    stop.is_set()  # a poll begins at 100.0 ...
+    stop.busy = True  # ... and finds records
+    now[0] = 100.05
+    activity.nudge()
+    stop.wait(1.0)
+    assert waited == [pytest.approx(BUSY_GAP_S - 0.05)]  # the rest of the gap
+    stop.is_set()  # an idle stream: the next record is read at once
+    stop.busy = False
+    activity.nudge()
+    waited.clear()
+    stop.wait(1.0)
+    assert waited == []

@@ -18,7 +18,8 @@ What changes:
 - a Kinesis PutRecord/PutRecords answered without error (DynamoDB Streams records reach their
   Kinesis stream the same way, through the gateway) wakes every stream mapping waiting between
   polls (``StreamActivity``); the 1 s poll interval stays as the fallback, error backoffs (> the
-  interval) are not cut short, and a worker's stop still ends its wait;
+  interval) are not cut short, and a worker's stop still ends its wait. A stream that keeps
+  being written to is polled at most every ``BUSY_GAP_S`` (0.2 s; LocalStack: 1 s);
 - a poll that finds no records and has none pending leaves the batcher alone: the window counts
   from the mapping's last batch, so the first records after a quiet window go out at once (as
   they did after LocalStack's own 1 s poll interval), and records arriving within a window of the
@@ -38,6 +39,7 @@ from .registry import HostPatch, patch_function
 
 ESM = "localstack.services.lambda_.event_source_mapping"
 WAKING_OPERATIONS = frozenset({"PutRecord", "PutRecords"})
+BUSY_GAP_S = 0.2  # woken polls of a stream that had records: at most 5 a second
 
 
 class StreamActivity:
@@ -59,15 +61,22 @@ ACTIVITY = StreamActivity()
 class WakeableStop:
     """Stands in for an EsmWorker's shutdown event: ``wait`` also ends when the stream activity
     changed since the loop last checked ``is_set`` (just before it polled), if the wait is no
-    longer than ``max_woken_wait`` (the poll interval; an error backoff is waited in full)."""
+    longer than ``max_woken_wait`` (the poll interval; an error backoff is waited in full).
+    After a poll that found records (``busy``), a woken wait lasts at least until ``BUSY_GAP_S``
+    after that poll began: a stream written to all the time is polled 5 times a second, not
+    back to back (an idle stream's first record is read at once)."""
 
     def __init__(self, event: threading.Event, activity: StreamActivity,
-                 max_woken_wait: float) -> None:
+                 max_woken_wait: float, clock: Any = time.monotonic) -> None:
         self.event, self.activity, self.max_woken_wait = event, activity, max_woken_wait
+        self.clock = clock
         self.seen = activity.generation
+        self.polled_at = clock()
+        self.busy = False  # the last poll found records (set by the poller's get_records)
 
     def is_set(self) -> bool:
         self.seen = self.activity.generation
+        self.polled_at = self.clock()
         return self.event.is_set()
 
     def set(self) -> None:
@@ -81,13 +90,17 @@ class WakeableStop:
     def wait(self, timeout: float | None = None) -> bool:
         if timeout is None or timeout > self.max_woken_wait:
             return self.event.wait(timeout)
-        deadline = time.monotonic() + timeout
+        deadline = self.clock() + timeout
         with self.activity.changed:
             while not self.event.is_set() and self.activity.generation == self.seen:
-                remaining = deadline - time.monotonic()
+                remaining = deadline - self.clock()
                 if remaining <= 0:
-                    break
+                    return self.event.is_set()
                 self.activity.changed.wait(remaining)
+        if self.busy and not self.event.is_set():
+            gap = min(self.polled_at + BUSY_GAP_S, deadline) - self.clock()
+            if gap > 0:
+                self.event.wait(gap)
         return self.event.is_set()
 
 
@@ -121,8 +134,17 @@ def _waking_stream_worker(get_esm_worker: Any, self: Any) -> Any:
     worker = get_esm_worker(self)
     poller = worker.poller
     if isinstance(poller, StreamPoller):
-        worker._shutdown_event = WakeableStop(
-            worker._shutdown_event, ACTIVITY, config.LAMBDA_EVENT_SOURCE_MAPPING_POLL_INTERVAL_SEC)
+        stop = WakeableStop(worker._shutdown_event, ACTIVITY,
+                            config.LAMBDA_EVENT_SOURCE_MAPPING_POLL_INTERVAL_SEC)
+        worker._shutdown_event = stop
+        get_records = poller.get_records
+
+        def noting_records(shard_iterator: str) -> dict:
+            response = get_records(shard_iterator)
+            stop.busy = bool(response.get("Records"))
+            return response
+
+        poller.get_records = noting_records
         batcher = type("IdleWindowBatcher", (SkipIdleAdds, Batcher), {})
         poller.shard_batcher.default_factory = lambda: batcher(  # LocalStack's, lazily too
             max_count=poller.stream_parameters.get("BatchSize", 100),
