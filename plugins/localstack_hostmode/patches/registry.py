@@ -59,6 +59,7 @@ PATCH_MODULES = (
     "lambda_env_timers",
     "sfn_jsonpath_cache",
     "sfn_task_clients",
+    "sfn_lambda_in_memory",
 )
 
 APPLIED = "applied"
