@@ -44,10 +44,12 @@ PATCH_MODULES = (
     "lambda_environment_bound",
     "apigateway_request_too_large",
     "sqs_fifo_group_concurrency",
+    "esm_sqs_long_polling",
     "esm_stream_parameters",
     "esm_stream_bisect",
     "esm_stream_record_age",
     "esm_last_processing_result",
+    "esm_stream_wake",
     "backend_start_polling",
     "kinesis_mock_memory",
     "gateway_keep_alive",
@@ -58,6 +60,9 @@ PATCH_MODULES = (
     "moto_dispatch_caches",
     "stepfunctions_batch_import",
     "cloudformation_ec2_api_import",
+    "sfn_jsonpath_cache",
+    "sfn_task_clients",
+    "sfn_lambda_in_memory",
 )
 
 APPLIED = "applied"

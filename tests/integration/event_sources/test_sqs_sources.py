@@ -82,3 +82,29 @@ def test_fifo_groups_run_in_parallel_and_in_order_within_a_group(
     # ... and A's messages still reach the function one after the other, in order
     assert by_id["a-2"]["started"] >= by_id["a-1"]["ended"], calls
     assert [c["group"] for c in (by_id["a-1"], by_id["a-2"], by_id["b-1"])] == ["A", "A", "B"]
+
+
+@pytest.mark.parametrize("stop", ["delete", "disable"])
+def test_a_message_sent_after_the_mapping_stopped_stays_in_the_queue(
+        stop: str, sqs: Any, lam: Any, make_queue: Callable[..., tuple[str, str]],
+        make_mapping: Callable[..., str], sink: Sink, wait_until: Callable[..., Any]) -> None:
+    # GIVEN a mapping that consumes (its poller long-polls the queue: esm_sqs_long_polling)
+    url, arn = make_queue()
+    esm = make_mapping(EventSourceArn=arn, BatchSize=10)
+    send(sqs, url, {"id": "before"})
+    sink.wait_for(sink.seen("before"), "the message sent while the mapping was enabled")
+    # WHEN the mapping is deleted (or disabled) and a message is sent after the call returned
+    if stop == "delete":
+        lam.delete_event_source_mapping(UUID=esm)
+    else:
+        lam.update_event_source_mapping(UUID=esm, Enabled=False)
+    send(sqs, url, {"id": "after"})
+
+    # THEN the message stays in the queue for another consumer and the function never sees it
+    # (a long poll still in flight hands it back: it becomes visible again at once)
+    got: list[dict] = []
+    wait_until(lambda: got.extend(drain(sqs, url)) or got, timeout=30,
+               message="the message sent after the stop, still in the queue")
+    assert [m["id"] for m in got] == ["after"]
+    sink.quiet(0.5)
+    assert not sink.calls_with("after")

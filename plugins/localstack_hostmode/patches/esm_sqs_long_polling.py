@@ -1,0 +1,164 @@
+"""An SQS event source mapping long-polls its queue and polls again at once, as AWS's pollers do.
+
+Why: LocalStack 4.14.0's ``SqsPoller.poll_events``
+(services/lambda_/event_source_mapping/pollers/sqs_poller.py) short-polls when
+``MaximumBatchingWindowInSeconds`` is 0 (the default; the app's orders mapping) and raises
+``EmptyPollResultsException`` on an empty poll; ``EsmWorker.poller_loop`` (esm_worker.py) then
+waits 0.5-1.5 s (``ExponentialBackoff`` capped by LAMBDA_EVENT_SOURCE_MAPPING_MAX_BACKOFF_ON_EMPTY_
+POLL_SEC: 1 s from the launcher, 10 s LocalStack's default), and after every batch it waits
+LAMBDA_EVENT_SOURCE_MAPPING_POLL_INTERVAL_SEC (1 s). A message sent to an idle queue waited for
+the next short poll (``POST /orders`` -> PROCESSING: p50 566 ms), and a queue with more than one
+batch waiting was drained one batch a second.
+
+What changes, for a mapping run by LocalStack's ``EsmWorker`` (``poller_loop`` hands its stop
+event to the poller):
+- with a window of 0, ReceiveMessage is a long poll of ``LONG_POLL_S`` (20 s, like AWS's
+  pollers), which returns as soon as a message is there; a window > 0 keeps LocalStack's call
+  (it waits the window; over 20 s through LocalStack's override header);
+- the poller polls again at once after a batch and after an empty long poll (the wait happened
+  in the queue). An empty poll that came back without waiting (under ``MIN_WAIT_S``, e.g. a
+  queue shut down) raises ``EmptyPollResultsException`` as before: the worker backs off, never a
+  busy loop. Errors propagate to the worker's error backoff as before;
+- processing is LocalStack's: FIFO batches split by group (sqs_fifo_group_concurrency runs the
+  groups in parallel), filters, ReportBatchItemFailures, deletes;
+- stopping: a mapping that is disabled, updated or deleted stops its worker, whose stop event
+  ends the loop after the poll in flight. That poll may still return messages (up to
+  ``LONG_POLL_S`` after the stop): they are made visible again at once
+  (ChangeMessageVisibility 0, their receive count stays one higher) and never invoked, so no
+  message is consumed after DeleteEventSourceMapping or a disabling update returned. At
+  LocalStack shutdown the SQS provider shuts its queues down, which ends every long poll.
+
+Verified on localstack-core 4.14.0; on any other version the registry (registry.py) skips it.
+Opt-out: ``HOSTMODE_ESM_SQS_LONG_POLL=0`` (LocalStack's short polls and waits).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from .registry import HostPatch, patch_function
+
+LOG = logging.getLogger(__name__)
+
+ESM = "localstack.services.lambda_.event_source_mapping"
+LONG_POLL_S = 20  # AWS's pollers' WaitTimeSeconds; ReceiveMessage's maximum
+MIN_WAIT_S = 0.2  # an empty poll back sooner did not wait: the worker's backoff applies
+MAX_RECEIVE = 10  # ReceiveMessage's MaxNumberOfMessages limit (LocalStack's override: more)
+MINI_BATCH = 2500  # LocalStack's split of a large batch (the 6 MB invoke payload)
+VISIBILITY_BATCH = 10  # ChangeMessageVisibilityBatch's entry limit
+_STOP = "_hostmode_stop_event"
+
+
+def wait_seconds(window: int) -> int:
+    """ReceiveMessage's WaitTimeSeconds for a mapping's batching window."""
+    return LONG_POLL_S if window <= 0 else min(window, LONG_POLL_S)
+
+
+def receive(poller: Any) -> list[dict]:
+    """One ReceiveMessage of ``poller``'s mapping (LocalStack's parameters, a long wait)."""
+    window = poller.maximum_batching_window or 0
+    response = poller.source_client.receive_message(
+        QueueUrl=poller.queue_url,
+        MaxNumberOfMessages=min(poller.batch_size, MAX_RECEIVE),
+        WaitTimeSeconds=wait_seconds(window),
+        MessageAttributeNames=["All"],
+        MessageSystemAttributeNames=["All"],
+        # LocalStack's client hooks (SqsPoller._register_client_hooks) turn these into its
+        # override headers: more than 10 messages, a window over 20 s
+        sqs_override_max_message_count=poller.batch_size,
+        sqs_override_wait_time_seconds=window,
+    )
+    return response.get("Messages") or []
+
+
+def by_group(messages: list[dict]) -> Iterator[list[dict]]:
+    """A FIFO batch split by MessageGroupId, groups in order of first appearance."""
+    groups: dict[str, list[dict]] = {}
+    for message in messages:
+        groups.setdefault(message["Attributes"]["MessageGroupId"], []).append(message)
+    return iter(groups.values())
+
+
+def process(poller: Any, messages: list[dict]) -> None:
+    """What LocalStack's poll_events does with a batch it received."""
+    for start in range(0, len(messages), MINI_BATCH):
+        batch = messages[start:start + MINI_BATCH]
+        try:
+            if poller.is_fifo_queue:
+                for group in by_group(batch):
+                    poller.handle_messages(group)
+            else:
+                poller.handle_messages(batch)
+        except Exception as e:
+            LOG.warning("Polling or batch processing failed: %s", e,
+                        exc_info=LOG.isEnabledFor(logging.DEBUG))
+
+
+def release(poller: Any, messages: list[dict]) -> None:
+    """Make messages received after the mapping stopped visible again, uninvoked."""
+    for start in range(0, len(messages), VISIBILITY_BATCH):
+        entries = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
+                   for i, m in enumerate(messages[start:start + VISIBILITY_BATCH])]
+        try:
+            poller.source_client.change_message_visibility_batch(
+                QueueUrl=poller.queue_url, Entries=entries)
+        except Exception as e:  # the queue may be gone: its messages with it
+            LOG.debug("could not release %d messages of %s: %s", len(entries),
+                      poller.queue_url, e)
+
+
+def consume(poller: Any, stop: threading.Event, empty_error: Callable[[], Exception],
+            clock: Callable[[], float] = time.monotonic) -> None:
+    """Long-poll and process until ``stop`` is set. Raises ``empty_error()`` after an empty
+    poll that did not wait (the caller backs off), and whatever a receive raises."""
+    while not stop.is_set():
+        started = clock()
+        messages = receive(poller)
+        if stop.is_set():
+            release(poller, messages)
+            return
+        if messages:
+            LOG.debug("Polled %d events from %s", len(messages), poller.source_arn)
+            process(poller, messages)
+        elif clock() - started < MIN_WAIT_S:
+            raise empty_error()
+
+
+def _long_polls(poll_events: Any, self: Any) -> None:
+    stop = getattr(self, _STOP, None)
+    if stop is None:  # a poller not run by an EsmWorker: LocalStack's way
+        return poll_events(self)
+    from localstack.services.lambda_.event_source_mapping.pollers.poller import (
+        EmptyPollResultsException,
+    )
+
+    consume(self, stop, lambda: EmptyPollResultsException(service="sqs",
+                                                          source_arn=self.source_arn))
+
+
+def _loop_with_stop_event(poller_loop: Any, self: Any, *args: Any, **kwargs: Any) -> Any:
+    # the worker's one shutdown event: start() clears it, stop()/delete()/shutdown set it
+    setattr(self.poller, _STOP, self._shutdown_event)
+    return poller_loop(self, *args, **kwargs)
+
+
+def apply() -> None:
+    patch_function(f"{ESM}.pollers.sqs_poller", "SqsPoller.poll_events", _long_polls)
+    patch_function(f"{ESM}.esm_worker", "EsmWorker.poller_loop", _loop_with_stop_event)
+
+
+PATCH = HostPatch(
+    name="esm_sqs_long_polling",
+    changes=(
+        "an SQS event source mapping long-polls (WaitTimeSeconds 20 with no batching window) "
+        "and polls again at once after a batch or an empty long poll"
+    ),
+    why="an idle queue was short-polled every 0.5-1.5 s and a busy one drained a batch a second",
+    verified_on=("4.14.0",),
+    opt_out="HOSTMODE_ESM_SQS_LONG_POLL",
+    apply=apply,
+)
