@@ -86,6 +86,8 @@ def foreign_consumers(mappings: Iterable[dict[str, Any]], sources: dict[str, str
     """The mappings on ``sources`` whose function is not one of ``own_functions``."""
     found = []
     for mapping in mappings:
+        if mapping.get("State") == "Deleting":  # a deleted stack's mapping that is stopping
+            continue
         source = sources.get(mapping.get("EventSourceArn", ""))
         function_arn = mapping.get("FunctionArn", "")
         function = function_arn.split(":function:", 1)[-1].split(":", 1)[0]

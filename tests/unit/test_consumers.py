@@ -44,6 +44,14 @@ def test_only_other_functions_on_shared_sources_are_foreign() -> None:
     assert "no stack we know of" in found[1].describe()
 
 
+def test_a_mapping_being_deleted_is_no_consumer() -> None:
+    # a deleted stack's SQS mapping stays `Deleting` until its long poll ends
+    stopping = dict(mapping(QUEUE, "gone-fn"), State="Deleting")
+    assert consumers.foreign_consumers([stopping], SOURCES, set(), lambda arn: None) == []
+    live = dict(mapping(QUEUE, "gone-fn"), State="Enabled")
+    assert consumers.foreign_consumers([live], SOURCES, set(), lambda arn: None)
+
+
 class FakeLambda:
     def __init__(self, mappings: list[dict[str, Any]], tags: dict[str, dict[str, str]]):
         self.mappings, self.tags = mappings, tags

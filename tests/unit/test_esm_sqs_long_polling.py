@@ -68,10 +68,10 @@ def run(answers: list[tuple[list[dict], float]], stop_after: int | None = None,
     return fake, sqs
 
 
-def test_a_mapping_without_window_long_polls_20_s_for_up_to_10_messages() -> None:
+def test_a_mapping_without_window_long_polls_5_s_for_up_to_10_messages() -> None:
     _, sqs = run([([msg("1")], 0.0)])
     call = sqs.receives[0]
-    assert call["WaitTimeSeconds"] == 20 and call["MaxNumberOfMessages"] == 10
+    assert call["WaitTimeSeconds"] == 5 and call["MaxNumberOfMessages"] == 10
     assert call["QueueUrl"] == "http://sqs/q"
     assert call["MessageAttributeNames"] == ["All"]
     assert call["MessageSystemAttributeNames"] == ["All"]
@@ -89,9 +89,9 @@ def test_a_batching_window_keeps_localstacks_wait() -> None:
 
 
 def test_no_wait_after_an_empty_long_poll_nor_after_a_batch() -> None:
-    # an empty 20 s long poll, a batch, another empty one, a batch: four receives in a row,
+    # an empty 5 s long poll, a batch, another empty one, a batch: four receives in a row,
     # nothing in between (the loop has no sleep: the fake stop event was never waited on)
-    poller, sqs = run([([], 20.0), ([msg("1"), msg("2")], 0.01), ([], 20.0), ([msg("3")], 3.0)])
+    poller, sqs = run([([], 5.0), ([msg("1"), msg("2")], 0.01), ([], 5.0), ([msg("3")], 3.0)])
     assert poller.handled == [["1", "2"], ["3"]]
     assert len(sqs.receives) == 5  # the fifth found the script over and stopped the mapping
     assert sqs.released == []

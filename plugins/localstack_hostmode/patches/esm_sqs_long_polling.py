@@ -12,8 +12,9 @@ batch waiting was drained one batch a second.
 
 What changes, for a mapping run by LocalStack's ``EsmWorker`` (``poller_loop`` hands its stop
 event to the poller):
-- with a window of 0, ReceiveMessage is a long poll of ``LONG_POLL_S`` (20 s, like AWS's
-  pollers), which returns as soon as a message is there; a window > 0 keeps LocalStack's call
+- with a window of 0, ReceiveMessage is a long poll of ``IDLE_POLL_S`` (5 s), which returns as
+  soon as a message is there (AWS's pollers wait 20 s; a shorter wait bounds how long a stopped
+  mapping's poll stays open, and costs one request per 5 s of an idle queue); a window > 0 keeps LocalStack's call
   (it waits the window; over 20 s through LocalStack's override header);
 - the poller polls again at once after a batch and after an empty long poll (the wait happened
   in the queue). An empty poll that came back without waiting (under ``MIN_WAIT_S``, e.g. a
@@ -23,7 +24,7 @@ event to the poller):
   groups in parallel), filters, ReportBatchItemFailures, deletes;
 - stopping: a mapping that is disabled, updated or deleted stops its worker, whose stop event
   ends the loop after the poll in flight. That poll may still return messages (up to
-  ``LONG_POLL_S`` after the stop): they are made visible again at once
+  ``IDLE_POLL_S`` after the stop): they are made visible again at once
   (ChangeMessageVisibility 0, their receive count stays one higher) and never invoked, so no
   message is consumed after DeleteEventSourceMapping or a disabling update returned. At
   LocalStack shutdown the SQS provider shuts its queues down, which ends every long poll.
@@ -45,7 +46,8 @@ from .registry import HostPatch, patch_function
 LOG = logging.getLogger(__name__)
 
 ESM = "localstack.services.lambda_.event_source_mapping"
-LONG_POLL_S = 20  # AWS's pollers' WaitTimeSeconds; ReceiveMessage's maximum
+LONG_POLL_S = 20  # ReceiveMessage's maximum WaitTimeSeconds
+IDLE_POLL_S = 5  # without a batching window: how long a stopped mapping's last poll may stay open
 MIN_WAIT_S = 0.2  # an empty poll back sooner did not wait: the worker's backoff applies
 MAX_RECEIVE = 10  # ReceiveMessage's MaxNumberOfMessages limit (LocalStack's override: more)
 MINI_BATCH = 2500  # LocalStack's split of a large batch (the 6 MB invoke payload)
@@ -55,7 +57,7 @@ _STOP = "_hostmode_stop_event"
 
 def wait_seconds(window: int) -> int:
     """ReceiveMessage's WaitTimeSeconds for a mapping's batching window."""
-    return LONG_POLL_S if window <= 0 else min(window, LONG_POLL_S)
+    return IDLE_POLL_S if window <= 0 else min(window, LONG_POLL_S)
 
 
 def receive(poller: Any) -> list[dict]:
@@ -154,7 +156,7 @@ def apply() -> None:
 PATCH = HostPatch(
     name="esm_sqs_long_polling",
     changes=(
-        "an SQS event source mapping long-polls (WaitTimeSeconds 20 with no batching window) "
+        "an SQS event source mapping long-polls (WaitTimeSeconds 5 with no batching window) "
         "and polls again at once after a batch or an empty long poll"
     ),
     why="an idle queue was short-polled every 0.5-1.5 s and a busy one drained a batch a second",
