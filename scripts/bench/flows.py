@@ -1,7 +1,9 @@
 """The deployed app's event flows, each timed from its trigger to its visible effect.
 
-Every sample starts after `idle_seconds` of quiet, so pollers (SQS long poll, stream shards)
-are in their idle state, as for a developer's first request after a pause. Effects are polled
+Every sample starts after `idle_seconds` of quiet plus up to JITTER_S more, so pollers (SQS long
+poll, stream shards) are in their idle state, as for a developer's first request after a pause,
+and each trigger lands at a random phase of any fixed poll cycle (without the jitter a loop of
+sleep, trigger, wait locks onto one phase of a 1 s poll). Effects are polled
 every POLL_S on the cheapest read that shows them (DynamoDB GetItem, S3 HeadObject, the SES
 mailbox), so a sample is late by at most one poll interval plus one read.
 """
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import io
 import json
+import random
 import time
 import uuid
 from collections.abc import Callable
@@ -24,6 +27,7 @@ import stack as st
 from polling import wait_until
 
 POLL_S = 0.02
+JITTER_S = 1.0
 TIMEOUT_S = 30.0
 
 
@@ -43,7 +47,7 @@ class Flows:
         self.run = uuid.uuid4().hex[:8]
 
     def _quiet(self) -> None:
-        time.sleep(self.idle)
+        time.sleep(self.idle + random.uniform(0, JITTER_S))
 
     def _email(self, label: str) -> str:
         return f"bench-{label}-{uuid.uuid4().hex[:10]}@example.com"
