@@ -19,10 +19,11 @@ import json
 import os
 import sys
 import threading
-import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
+
+import service_warmup
 
 # boto3 is imported by import_boto3() (Applier, main): `apply` first has LocalStack load the
 # spec's services (warm_services) while this interpreter imports boto3 and makes its clients.
@@ -266,34 +267,13 @@ WARM_REQUESTS: dict[str, tuple[str, str, bytes, str]] = {
 }
 
 
-def _warm(url: str, service: str, target: str, body: bytes, json_version: str) -> None:
-    key = os.environ.get("AWS_ACCESS_KEY_ID") or "test"
-    headers = {"Authorization": f"AWS4-HMAC-SHA256 Credential={key}/20250101/"
-                                f"{os.environ.get('AWS_DEFAULT_REGION') or 'us-east-1'}/"
-                                f"{service}/aws4_request, SignedHeaders=host, Signature=0"}
-    data: bytes | None = body
-    if target.startswith("/"):  # a REST API: GET the path
-        url, data = url + target, None
-    elif target:  # a JSON API
-        headers["X-Amz-Target"] = target
-        headers["Content-Type"] = f"application/x-amz-json-{json_version}"
-    else:  # a query API
-        headers["Content-Type"] = "application/x-www-form-urlencoded"
-    try:
-        with urllib.request.urlopen(urllib.request.Request(url + ("/" if data else ""), data,
-                                                           headers), timeout=60):
-            pass
-    except (OSError, ValueError):
-        pass  # an error answer is an answer (the service is loaded); none: apply says
-
-
 def warm_services(spec: Spec, url: str) -> threading.Thread:
     """Have LocalStack load the services of the spec's sections, in the background."""
     requests = [WARM_REQUESTS[section] for section in WARM_REQUESTS if spec.get(section)]
 
     def warm_all() -> None:
         for request in requests:
-            _warm(url.rstrip("/"), *request)
+            service_warmup.warm(url, *request)
 
     thread = threading.Thread(target=warm_all, name="warm-services", daemon=True)
     thread.start()

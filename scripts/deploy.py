@@ -32,7 +32,6 @@ import os
 import sys
 import threading
 import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,6 +40,7 @@ from botocore.exceptions import ClientError
 
 import consumers
 import data_layer
+import service_warmup
 import stack as st
 from app_wiring import wire_thumbnail_notification
 from artifacts import (
@@ -175,22 +175,8 @@ def services_to_warm(body: str) -> list[str]:
 
 def _warm(service: str) -> None:
     _, target, body = WARM_REQUESTS[service]
-    key = os.environ.get("AWS_ACCESS_KEY_ID", "test")
-    headers = {"Authorization": f"AWS4-HMAC-SHA256 Credential={key}/20250101/{region()}/"
-                                f"{service}/aws4_request, SignedHeaders=host, Signature=0"}
-    url, data = endpoint_url().rstrip("/") + "/", body
-    if target.startswith("/"):  # a REST API: GET the path
-        url, data = url.rstrip("/") + target, None
-    elif target:  # a JSON API
-        headers["X-Amz-Target"] = target
-        headers["Content-Type"] = f"application/x-amz-json-{JSON_VERSIONS[service]}"
-    else:  # a query API
-        headers["Content-Type"] = "application/x-www-form-urlencoded"
-    try:
-        with urllib.request.urlopen(urllib.request.Request(url, data, headers), timeout=60):
-            pass
-    except (OSError, ValueError):
-        pass  # an error answer is an answer (the service is loaded); no answer: the deploy says
+    service_warmup.warm(endpoint_url(), service, target, body,
+                        JSON_VERSIONS.get(service, "1.0"), region())
 
 
 def _warm_all(services: list[str]) -> None:

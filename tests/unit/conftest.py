@@ -147,3 +147,29 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
 def network_guard(request: pytest.FixtureRequest) -> NetworkGuard:
     """This test's socket guard (for the guard's own tests)."""
     return request.node.stash[GUARD_KEY]
+
+
+WarmRequest = tuple[str, dict[str, str], "bytes | None"]
+
+
+@pytest.fixture
+def warm_requests(monkeypatch: pytest.MonkeyPatch) -> list[WarmRequest]:
+    """The requests scripts/service_warmup.py sends, as (url, lower-cased headers, body); each
+    is answered with an empty 200."""
+    import service_warmup
+
+    sent: list[WarmRequest] = []
+
+    class Answer:
+        def __enter__(self) -> Answer:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            return None
+
+    def urlopen(req: Any, timeout: float) -> Answer:
+        sent.append((req.full_url, {k.lower(): v for k, v in req.header_items()}, req.data))
+        return Answer()
+
+    monkeypatch.setattr(service_warmup.urllib.request, "urlopen", urlopen)
+    return sent

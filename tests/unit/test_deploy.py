@@ -391,24 +391,11 @@ def test_services_to_warm_follow_the_template(project: Path) -> None:
 
 
 def test_warming_asks_only_services_localstack_has_not_loaded(
-    monkeypatch: pytest.MonkeyPatch
+    monkeypatch: pytest.MonkeyPatch, warm_requests: list
 ) -> None:
     # GIVEN a LocalStack that runs IAM already
-    sent: list[tuple[str, dict[str, str], bytes | None]] = []
-
-    class Answer:
-        def __enter__(self) -> Answer:
-            return self
-
-        def __exit__(self, *exc: object) -> None:
-            return None
-
-    def urlopen(req, timeout: float) -> Answer:
-        sent.append((req.full_url, {k.lower(): v for k, v in req.header_items()}, req.data))
-        return Answer()
-
+    sent = warm_requests
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:4999")
-    monkeypatch.setattr(deploy.urllib.request, "urlopen", urlopen)
     monkeypatch.setattr(deploy, "localstack_health",
                         lambda: {"services": {"iam": "running", "sts": "available"}})
 

@@ -127,23 +127,10 @@ def test_apply_reports_each_failure_and_carries_on(moto_clients, capsys) -> None
 
 
 def test_apply_has_localstack_load_the_spec_services_kinesis_first(
-    monkeypatch: pytest.MonkeyPatch,
+    warm_requests: list,
 ) -> None:
     # GIVEN the spec, and a LocalStack that answers anything
-    sent: list[tuple[str, dict[str, str], bytes | None]] = []
-
-    class Answer:
-        def __enter__(self) -> Answer:
-            return self
-
-        def __exit__(self, *exc: object) -> None:
-            return None
-
-    def urlopen(req, timeout: float) -> Answer:
-        sent.append((req.full_url, {k.lower(): v for k, v in req.header_items()}, req.data))
-        return Answer()
-
-    monkeypatch.setattr(data_layer.urllib.request, "urlopen", urlopen)
+    sent = warm_requests
 
     # WHEN apply warms the services before it imports boto3
     data_layer.warm_services(data_layer.load_spec(), "http://127.0.0.1:4999/").join(10)

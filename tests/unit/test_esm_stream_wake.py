@@ -14,6 +14,7 @@ from localstack_hostmode.patches.esm_stream_wake import (
     StreamActivity,
     WakeableStop,
     nudge_on_stream_write,
+    stream_name_of,
 )
 
 
@@ -42,7 +43,7 @@ def test_a_write_during_the_poll_makes_the_wait_return_at_once() -> None:
     activity.nudge()  # while GetRecords was in flight
     assert stop.wait(1.0) is False  # returned without waiting on the condition
     stop.is_set()  # the next round: nothing new, so a wait would time out
-    assert activity.generation == stop.seen
+    assert activity.seen(None) == stop.seen
 
 
 def test_an_error_backoff_is_not_cut_short() -> None:
@@ -97,10 +98,12 @@ def test_an_empty_poll_of_an_empty_batch_checks_nothing() -> None:
     assert batcher.add({"r": 2}) is False and batcher.checks == 3  # one record, not a list
 
 
-def _context(service: str | None, operation: str | None) -> SimpleNamespace:
+def _context(service: str | None, operation: str | None,
+             request: dict | None = None) -> SimpleNamespace:
     return SimpleNamespace(
         service=SimpleNamespace(service_name=service) if service else None,
-        operation=SimpleNamespace(name=operation) if operation else None)
+        operation=SimpleNamespace(name=operation) if operation else None,
+        service_request=request)
 
 
 def test_only_successful_kinesis_writes_wake(monkeypatch) -> None:
@@ -140,3 +143,36 @@ def test_a_busy_stream_is_polled_at_most_every_busy_gap() -> None:
     waited.clear()
     stop.wait(1.0)
     assert waited == []
+
+
+def test_the_stream_behind_a_mapping_source() -> None:
+    assert stream_name_of("arn:aws:kinesis:us-east-1:000000000000:stream/events-stream") == (
+        "events-stream")
+    assert stream_name_of("arn:aws:dynamodb:us-east-1:000000000000:table/users/stream/"
+                          "2026-12-01T00:00:00.000") == "__ddb_stream_users"
+    assert stream_name_of("arn:aws:sqs:us-east-1:000000000000:orders-queue") is None
+
+
+def test_a_write_wakes_only_the_mappings_of_its_stream() -> None:
+    activity = StreamActivity()
+    users = WakeableStop(threading.Event(), activity, 0.05, stream="__ddb_stream_users")
+    archive = WakeableStop(threading.Event(), activity, 0.05, stream="events-stream")
+    users.is_set(), archive.is_set()
+    activity.nudge("__ddb_stream_users")
+    assert users.seen != activity.seen("__ddb_stream_users")  # its wait returns at once
+    assert archive.seen == activity.seen("events-stream")  # its wait runs its course
+    archive.is_set()
+    activity.nudge(None)  # a write whose stream could not be named wakes every mapping
+    assert archive.seen != activity.seen("events-stream")
+
+
+def test_the_write_names_its_stream_by_name_or_arn(monkeypatch) -> None:
+    from localstack_hostmode.patches import esm_stream_wake
+
+    activity = StreamActivity()
+    monkeypatch.setattr(esm_stream_wake, "ACTIVITY", activity)
+    ok = SimpleNamespace(status_code=200)
+    nudge_on_stream_write(None, _context("kinesis", "PutRecord", {"StreamName": "a"}), ok)
+    nudge_on_stream_write(None, _context("kinesis", "PutRecords", {
+        "StreamARN": "arn:aws:kinesis:us-east-1:000000000000:stream/b"}), ok)
+    assert activity.by_stream == {"a": 1, "b": 1}

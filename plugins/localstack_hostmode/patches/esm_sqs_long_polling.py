@@ -14,8 +14,8 @@ What changes, for a mapping run by LocalStack's ``EsmWorker`` (``poller_loop`` h
 event to the poller):
 - with a window of 0, ReceiveMessage is a long poll of ``IDLE_POLL_S`` (5 s), which returns as
   soon as a message is there (AWS's pollers wait 20 s; a shorter wait bounds how long a stopped
-  mapping's poll stays open, and costs one request per 5 s of an idle queue); a window > 0 keeps LocalStack's call
-  (it waits the window; over 20 s through LocalStack's override header);
+  mapping's poll stays open, and costs one request per 5 s of an idle queue); a window > 0
+  keeps LocalStack's call (it waits the window; over 20 s through LocalStack's override header);
 - the poller polls again at once after a batch and after an empty long poll (the wait happened
   in the queue). An empty poll that came back without waiting (under ``MIN_WAIT_S``, e.g. a
   queue shut down) raises ``EmptyPollResultsException`` as before: the worker backs off, never a

@@ -16,10 +16,15 @@ empty poll waited for the window, measured from that poll.
 
 What changes:
 - a Kinesis PutRecord/PutRecords answered without error (DynamoDB Streams records reach their
-  Kinesis stream the same way, through the gateway) wakes every stream mapping waiting between
-  polls (``StreamActivity``); the 1 s poll interval stays as the fallback, error backoffs (> the
-  interval) are not cut short, and a worker's stop still ends its wait. A stream that keeps
-  being written to is polled at most every ``BUSY_GAP_S`` (0.2 s; LocalStack: 1 s);
+  Kinesis stream the same way, through the gateway) wakes the mappings of that stream waiting
+  between polls (``StreamActivity``; a write whose stream it cannot name wakes all: waking every
+  mapping on every write had each `POST /users` poll the archive stream too, POST at
+  concurrency 1 at 0.66-0.71x); the 1 s poll interval stays as the fallback, error backoffs (> the
+  interval) are not cut short, and a worker's stop still ends its wait. A poll that found
+  records is followed by the next one no sooner than ``BUSY_GAP_S`` (1 s, LocalStack's
+  interval): a stream written to all the time is polled as by LocalStack (at 0.2 s, 5 polls a
+  second of the welcome-mail mapping under `POST /users` load took CPU from the API: POST at
+  concurrency 1 fell to 0.71x, median of 4 interleaved rounds);
 - a poll that finds no records and has none pending leaves the batcher alone: the window counts
   from the mapping's last batch, so the first records after a quiet window go out at once (as
   they did after LocalStack's own 1 s poll interval), and records arriving within a window of the
@@ -39,20 +44,44 @@ from .registry import HostPatch, patch_function
 
 ESM = "localstack.services.lambda_.event_source_mapping"
 WAKING_OPERATIONS = frozenset({"PutRecord", "PutRecords"})
-BUSY_GAP_S = 0.2  # woken polls of a stream that had records: at most 5 a second
+BUSY_GAP_S = 1.0  # after a poll that found records: LocalStack's own poll interval
+
+
+DDB_STREAM_PREFIX = "__ddb_stream_"  # LocalStack's Kinesis stream behind a table's stream
+
+
+def stream_name_of(arn: str) -> str | None:
+    """The Kinesis stream name behind a mapping's source: a Kinesis stream ARN's name, or for a
+    DynamoDB stream the Kinesis stream LocalStack writes its records to."""
+    resource = arn.split(":", 5)[-1]
+    if arn.startswith("arn:aws:kinesis:") and resource.startswith("stream/"):
+        return resource.split("/", 2)[1]
+    if arn.startswith("arn:aws:dynamodb:") and resource.startswith("table/"):
+        return DDB_STREAM_PREFIX + resource.split("/", 2)[1]
+    return None
 
 
 class StreamActivity:
-    """A counter of writes to streams that waiting pollers watch."""
+    """Counters of writes to streams, each stream's and all of them, that pollers watch."""
 
     def __init__(self) -> None:
         self.changed = threading.Condition()
         self.generation = 0
+        self.by_stream: dict[str, int] = {}
 
-    def nudge(self) -> None:
+    def nudge(self, stream: str | None = None) -> None:
+        """A write to ``stream`` (None: to a stream we could not name, which wakes all)."""
         with self.changed:
             self.generation += 1
+            key = stream if stream is not None else "*"
+            self.by_stream[key] = self.by_stream.get(key, 0) + 1
             self.changed.notify_all()
+
+    def seen(self, stream: str | None) -> tuple[int, int]:
+        """What a poller of ``stream`` compares to notice a write (None: any write)."""
+        if stream is None:
+            return (self.generation, 0)
+        return (self.by_stream.get(stream, 0), self.by_stream.get("*", 0))
 
 
 ACTIVITY = StreamActivity()
@@ -63,19 +92,20 @@ class WakeableStop:
     changed since the loop last checked ``is_set`` (just before it polled), if the wait is no
     longer than ``max_woken_wait`` (the poll interval; an error backoff is waited in full).
     After a poll that found records (``busy``), a woken wait lasts at least until ``BUSY_GAP_S``
-    after that poll began: a stream written to all the time is polled 5 times a second, not
-    back to back (an idle stream's first record is read at once)."""
+    after that poll began: a stream written to all the time is polled once a second, as by
+    LocalStack (an idle stream's first record is read at once)."""
 
     def __init__(self, event: threading.Event, activity: StreamActivity,
-                 max_woken_wait: float, clock: Any = time.monotonic) -> None:
+                 max_woken_wait: float, clock: Any = time.monotonic,
+                 stream: str | None = None) -> None:
         self.event, self.activity, self.max_woken_wait = event, activity, max_woken_wait
-        self.clock = clock
-        self.seen = activity.generation
+        self.clock, self.stream = clock, stream
+        self.seen = activity.seen(stream)
         self.polled_at = clock()
         self.busy = False  # the last poll found records (set by the poller's get_records)
 
     def is_set(self) -> bool:
-        self.seen = self.activity.generation
+        self.seen = self.activity.seen(self.stream)
         self.polled_at = self.clock()
         return self.event.is_set()
 
@@ -92,7 +122,7 @@ class WakeableStop:
             return self.event.wait(timeout)
         deadline = self.clock() + timeout
         with self.activity.changed:
-            while not self.event.is_set() and self.activity.generation == self.seen:
+            while not self.event.is_set() and self.activity.seen(self.stream) == self.seen:
                 remaining = deadline - self.clock()
                 if remaining <= 0:
                     return self.event.is_set()
@@ -121,7 +151,11 @@ def nudge_on_stream_write(_chain: Any, context: Any, response: Any) -> None:
     service, operation = getattr(context, "service", None), getattr(context, "operation", None)
     if (service is not None and operation is not None and service.service_name == "kinesis"
             and operation.name in WAKING_OPERATIONS and response.status_code < 400):
-        ACTIVITY.nudge()
+        request = getattr(context, "service_request", None) or {}
+        name = request.get("StreamName")
+        if not name and (arn := request.get("StreamARN")):
+            name = stream_name_of(arn)
+        ACTIVITY.nudge(name)
 
 
 def _waking_stream_worker(get_esm_worker: Any, self: Any) -> Any:
@@ -135,7 +169,8 @@ def _waking_stream_worker(get_esm_worker: Any, self: Any) -> Any:
     poller = worker.poller
     if isinstance(poller, StreamPoller):
         stop = WakeableStop(worker._shutdown_event, ACTIVITY,
-                            config.LAMBDA_EVENT_SOURCE_MAPPING_POLL_INTERVAL_SEC)
+                            config.LAMBDA_EVENT_SOURCE_MAPPING_POLL_INTERVAL_SEC,
+                            stream=stream_name_of(poller.source_arn or ""))
         worker._shutdown_event = stop
         get_records = poller.get_records
 

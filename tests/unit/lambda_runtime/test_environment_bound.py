@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from functools import partial
 
 import pytest
 
@@ -234,8 +235,9 @@ def test_a_release_wakes_the_first_waiter_only_and_a_stop_wakes_them_all():
     # AND the line still drains in order, each leaving waking the next
     for _ in range(3):
         pool.free.append("warm")
+        expected = len(got) + 1
         pool.gate.released()
-        _wait_for(lambda k=len(got): len(got) == k + 1, "released environment not taken")
+        _wait_for(partial(lambda n: len(got) == n, expected), "released environment not taken")
     for thread in threads:
         thread.join(LIMIT_S)
     assert [n for n, _ in got] == [0, 1, 2]
