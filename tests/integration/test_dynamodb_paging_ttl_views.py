@@ -131,6 +131,29 @@ def test_expired_items_are_deleted_on_demand(ddb: Any, make_table: Callable[...,
 # ----------------------------------------------------------------------------- stream views
 
 
+def test_each_keys_changes_reach_the_stream_in_order(aws_client: Callable[..., Any],
+                                                   make_table: Callable[..., str],
+                                                   wait_until: Callable[..., Any]) -> None:
+    # LocalStack forwarded stream records from a pool of threads: quick writes could swap
+    # (patches/dynamodb_stream_order.py)
+    ddb, streams = aws_client("dynamodb"), aws_client("dynamodbstreams")
+    name = make_table(**HASH_ONLY, StreamSpecification={"StreamEnabled": True,
+                                                        "StreamViewType": "KEYS_ONLY"})
+    stream_arn = ddb.describe_table(TableName=name)["Table"]["LatestStreamArn"]
+    keys = [f"k{i}" for i in range(15)]
+    for key in keys:
+        item_key = {"id": {"S": key}}
+        ddb.put_item(TableName=name, Item={**item_key, "v": {"N": "1"}})
+        ddb.update_item(TableName=name, Key=item_key, UpdateExpression="SET v = :two",
+                        ExpressionAttributeValues={":two": {"N": "2"}})
+        ddb.delete_item(TableName=name, Key=item_key)
+
+    records = stream_records(streams, stream_arn, 3 * len(keys), wait_until)
+    names = [(r["dynamodb"]["Keys"]["id"]["S"], r["eventName"]) for r in records]
+    assert names == [(key, event) for key in keys
+                     for event in ("INSERT", "MODIFY", "REMOVE")]
+
+
 @pytest.mark.parametrize(("view", "images"), [
     # which images each of INSERT, MODIFY, REMOVE carries (NEW_AND_OLD_IMAGES: test_dynamodb.py)
     ("KEYS_ONLY", [set(), set(), set()]),
