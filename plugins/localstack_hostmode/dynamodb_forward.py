@@ -22,12 +22,10 @@ keeps running for the provider's own boto3 clients. Opt-out: ``HOSTMODE_DYNAMODB
 from __future__ import annotations
 
 import http.client
-import io
 import os
-import sys
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 from localstack.aws.forwarder import AwsRequestProxy
 from localstack.http import Response
@@ -35,6 +33,7 @@ from rolo.client import HttpClient
 from rolo.proxy import Proxy
 from rolo.request import Request, get_raw_path, restore_payload
 from werkzeug.datastructures import Headers
+from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 # hop-by-hop headers (RFC 9110 7.6.1) and the length, which is recomputed from the body
 _NOT_FORWARDED = frozenset({
@@ -92,52 +91,19 @@ class BackendClient(HttpClient):
     def _call_app(
         self, app: Any, method: str, raw_path: str, query: bytes, headers: list, body: bytes
     ) -> Response:
-        """The request through the WSGI app in this thread: the environ werkzeug's server builds
-        (PATH_INFO decoded as latin-1, HTTP_* headers, CONTENT_TYPE/LENGTH), the body read whole."""
-        environ: dict[str, Any] = {
-            "REQUEST_METHOD": method,
-            "SCRIPT_NAME": "",
-            "PATH_INFO": unquote(raw_path, "latin-1"),
-            "QUERY_STRING": query.decode("latin-1"),
-            "REQUEST_URI": raw_path + ("?" + query.decode("latin-1") if query else ""),
-            "SERVER_NAME": self.host,
-            "SERVER_PORT": str(self.port),
-            "SERVER_PROTOCOL": "HTTP/1.1",
-            "REMOTE_ADDR": "127.0.0.1",
-            "CONTENT_LENGTH": str(len(body)),
-            "wsgi.version": (1, 0),
-            "wsgi.url_scheme": "http",
-            "wsgi.input": io.BytesIO(body),
-            "wsgi.errors": sys.stderr,
-            "wsgi.multithread": True,
-            "wsgi.multiprocess": False,
-            "wsgi.run_once": False,
-        }
-        environ["RAW_URI"] = environ["REQUEST_URI"]
-        for name, value in headers:
-            key = name.upper().replace("-", "_")
-            if key == "CONTENT_TYPE":
-                environ["CONTENT_TYPE"] = value
-                continue
-            key = "HTTP_" + key
-            environ[key] = f"{environ[key]},{value}" if key in environ else value
-        started: list = []
-
-        def start_response(status: str, response_headers: list, exc_info: Any = None):
-            started[:] = [status, response_headers]
-            return lambda _data: None
-
-        chunks = app(environ, start_response)
-        try:
-            data = b"".join(chunks)
-        finally:
-            if hasattr(chunks, "close"):
-                chunks.close()
-        status, response_headers = started
+        """The request through the WSGI app in this thread, with the environ werkzeug's server
+        builds (werkzeug's test helpers: PATH_INFO decoded, HTTP_* headers), the answer read
+        whole."""
+        environ = EnvironBuilder(
+            path=raw_path, base_url=f"http://{self.host}:{self.port}", method=method,
+            query_string=query.decode("latin-1"), headers=headers, data=body,
+        ).get_environ()
+        chunks, status, response_headers = run_wsgi_app(app, environ, buffered=True)
         response_headers = Headers(
-            [(k, v) for k, v in response_headers if k.lower() not in _NOT_FORWARDED]
+            [(k, v) for k, v in response_headers.items() if k.lower() not in _NOT_FORWARDED]
         )
-        return Response(data, status=int(status.split(" ", 1)[0]), headers=response_headers)
+        return Response(b"".join(chunks), status=int(status.split(" ", 1)[0]),
+                        headers=response_headers)
 
     def close(self) -> None:
         pass
