@@ -35,6 +35,7 @@ import threading
 import time
 import weakref
 
+from localstack_hostmode import contract
 from localstack_hostmode.lambda_runtime import reports, sandbox
 from localstack_hostmode.runtime import frames, sealing
 
@@ -76,6 +77,18 @@ def stop_all_workers() -> None:
 
 
 atexit.register(_kill_all_children)
+
+
+def _with_owner_mark(env: dict[str, str], child_config: dict) -> tuple[dict[str, str], dict]:
+    """The run directory marker in the child's /proc/<pid>/environ: `make down` finds a
+    runtime (bwrap, or the process itself) by it after LocalStack was SIGKILLed and the
+    runtime was reparented. The function never sees it: bwrap unsets it for its command
+    (sandbox.py), the runtime drops it from os.environ before any function code runs."""
+    run_dir = os.environ.get(contract.RUN_DIR_ENV)
+    if not run_dir:
+        return env, child_config
+    return ({**env, contract.RUN_DIR_ENV: run_dir},
+            {**child_config, "unset_env": [contract.RUN_DIR_ENV]})
 
 _PAGE_KIB = os.sysconf("SC_PAGE_SIZE") // 1024 if hasattr(os, "sysconf") else 4
 
@@ -153,6 +166,7 @@ class ChildProcess:
                 fcntl.fcntl(fd, F_SETPIPE_SZ, PIPE_SIZE)
             except OSError:
                 pass  # larger pipes only save syscalls
+        env, child_config = _with_owner_mark(env, child_config)
         argv = [*command, str(req_r), str(resp_w), json.dumps(child_config)]
         self.started = time.perf_counter()
         try:

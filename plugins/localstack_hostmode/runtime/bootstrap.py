@@ -303,6 +303,8 @@ def main(argv):
 def serve(argv):
     request_fd, response_fd = int(argv[1]), int(argv[2])
     config = json.loads(argv[3])
+    for name in config.get("unset_env", ()):  # the executor's marker (lambda_runtime/process.py)
+        os.environ.pop(name, None)
     reader = os.fdopen(request_fd, "rb", buffering=1 << 16)
     if config.get("spare"):
         config = claim_spare(reader, response_fd, config.get("preload"))

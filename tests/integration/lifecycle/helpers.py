@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import ipaddress
+import contextlib
 import json
 import os
 import socket
@@ -193,7 +194,8 @@ def client(service: str) -> Any:
 
 def assert_nothing_left(extra_pids: list[int], ports: list[int]) -> None:
     assert marked_processes() == [], "processes of the stopped instance are still running"
-    assert [p for p in extra_pids if alive(p)] == []
+    left = {p: cmdline(p) for p in extra_pids if alive(p)}
+    assert left == {}, "processes of the stopped instance are still running"
     assert [p for p in [TEST_PORT, *ports] if listening(p)] == []
     assert not PID_FILE.exists()
 
@@ -247,6 +249,20 @@ def start_worker() -> int:
     pid = host_pid(json.loads(out["Payload"].read())["pid"], "fn.py")
     assert alive(pid)
     return pid
+
+
+def hold_request_pipe(leader: int, worker: int) -> int:
+    """Open the write end of the worker's request pipe, as LocalStack holds it: a runtime
+    exits when that pipe closes, so while the caller holds this fd the worker outlives a
+    killed LocalStack, as it does for a moment on a busy machine. Returns the fd."""
+    with open(f"/proc/{worker}/cmdline", "rb") as f:  # ... <request fd> <response fd> <config>
+        request_fd = f.read().split(b"\0")[-4].decode()
+    pipe = os.readlink(f"/proc/{worker}/fd/{request_fd}")
+    for fd in os.listdir(f"/proc/{leader}/fd"):
+        with contextlib.suppress(OSError):
+            if os.readlink(f"/proc/{leader}/fd/{fd}") == pipe:
+                return os.open(f"/proc/{leader}/fd/{fd}", os.O_WRONLY | os.O_NONBLOCK)
+    raise AssertionError(f"LocalStack holds no end of the worker's request pipe {pipe}")
 
 
 def host_pid(seen: int, task_file: str) -> int:

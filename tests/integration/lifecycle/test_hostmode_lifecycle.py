@@ -31,6 +31,7 @@ from .helpers import (
     backend_pid_and_port,
     client,
     cmdline,
+    hold_request_pipe,
     is_loopback,
     leader_pid,
     listening,
@@ -130,10 +131,16 @@ def test_down_after_kill_stops_orphans(instance: None, light_init: Path) -> None
     leader = leader_pid()
     backend, backend_port = backend_pid_and_port()
     worker = start_worker()
-    os.kill(leader, signal.SIGKILL)
-    result = make("down")
-    assert result.returncode == 0, result.stderr
-    assert_nothing_left([leader, backend, worker], [backend_port])
+    # the worker's request pipe held open: it does not exit by itself (the runtime ends when
+    # that pipe closes), `make down` must find it although LocalStack is gone
+    held = hold_request_pipe(leader, worker)
+    try:
+        os.kill(leader, signal.SIGKILL)
+        result = make("down")
+        assert result.returncode == 0, result.stderr
+        assert_nothing_left([leader, backend, worker], [backend_port])
+    finally:
+        os.close(held)
 
 
 def test_down_kills_a_hung_localstack(instance: None) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from localstack_hostmode import contract
 from localstack_hostmode.lambda_runtime.launch import runtime_command
 from localstack_hostmode.lambda_runtime.process import ChildProcess, Frame, PumpEnd
 from localstack_hostmode.runtime import frames, sealing
@@ -116,6 +117,20 @@ def test_runtime_exit_is_seen_while_a_forked_child_holds_its_pipes(runtime, spaw
     spawned.extend(forked)
     assert child.reap() == 3
     assert len(forked) == 1 and _wait_dead(forked) == []
+
+
+def test_make_down_finds_the_runtime_by_its_marker_the_handler_does_not_see_it(
+        runtime, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv(contract.RUN_DIR_ENV, str(tmp_path))
+    child = runtime("environment")
+
+    answer = _invoke(child)
+
+    assert isinstance(answer, Frame) and answer.kind == frames.KIND_OK, child.take_logs()
+    seen = json.loads(frames.split_result(answer.body)[1])["env"]
+    assert contract.RUN_DIR_ENV not in seen and seen["_HANDLER"] == "handlers.environment"
+    environ = Path(f"/proc/{child.pid}/environ").read_bytes().split(b"\0")
+    assert contract.run_dir_marker(tmp_path) in environ
 
 
 def test_kill_descendants_reaches_grandchildren(spawned) -> None:
