@@ -4,9 +4,9 @@ session's (fixtures in conftest.py)."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import ipaddress
-import contextlib
 import json
 import os
 import socket
