@@ -266,12 +266,17 @@ def hold_request_pipe(leader: int, worker: int) -> int:
 
 
 def host_pid(seen: int, task_file: str) -> int:
-    """The host pid of a runtime that reported `seen`: in a Lambda sandbox that is its pid
-    namespace's, so the process is found by that and the file its /var/task holds."""
+    """The host pid of this instance's runtime that reported `seen`: in a Lambda sandbox that
+    is its pid namespace's, so the process is found by that and the file its /var/task holds,
+    among this instance's processes only (every sandbox has its pids 1, 2, 3, and other
+    LocalStacks may run functions with the same file)."""
     own = os.readlink("/proc/self/ns/pid")
-    for entry in os.listdir("/proc"):
+    ours = our_pids()
+    if seen in ours and os.readlink(f"/proc/{seen}/ns/pid") == own:
+        return seen  # not sandboxed
+    for entry in sorted(ours):
         try:
-            if not entry.isdigit() or os.readlink(f"/proc/{entry}/ns/pid") == own:
+            if os.readlink(f"/proc/{entry}/ns/pid") == own:
                 continue
             with open(f"/proc/{entry}/status") as f:
                 nspid = next(line for line in f if line.startswith("NSpid:")).split()[1:]
@@ -280,7 +285,7 @@ def host_pid(seen: int, task_file: str) -> int:
                 return int(entry)
         except (OSError, StopIteration, ValueError):
             continue
-    return seen
+    raise AssertionError(f"no runtime of this instance reported pid {seen}")
 
 
 def code_dir_of(pid: int, root: Path) -> Path:
