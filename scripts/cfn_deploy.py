@@ -229,7 +229,7 @@ def delete_stack(stack_name: str, attempts: int = 2) -> None:
     cfn = st.client("cloudformation")
     for attempt in range(1, attempts + 1):
         cfn.delete_stack(StackName=stack_name)
-        status = _wait_deleted(stack_name)
+        status = wait_deleted(stack_name)
         if status in (None, "DELETE_COMPLETE"):
             return
         if attempt == attempts:
@@ -237,7 +237,7 @@ def delete_stack(stack_name: str, attempts: int = 2) -> None:
         log(f"stack {stack_name} is {status}: deleting it again")
 
 
-def _wait_deleted(stack_name: str, timeout: float = 300) -> str | None:
+def wait_deleted(stack_name: str, timeout: float = 300) -> str | None:
     """The status a deletion ends in. LocalStack shows DELETE_FAILED while it goes on deleting
     the other resources, so that status counts only once it has held for a while."""
     started = time.monotonic()
