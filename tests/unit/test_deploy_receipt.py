@@ -233,6 +233,13 @@ def test_against_aws_there_is_no_receipt(project: Path, monkeypatch: pytest.Monk
     assert check(project) == "not a LocalStack"
 
 
+def test_a_localstack_that_does_not_answer_the_record_leaves_no_receipt(
+        project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # nothing listens there
+    record(project)  # the deploy itself succeeded: no error
+    assert check(project) == "no receipt of a previous deploy"
+
+
 def test_a_failed_or_running_deploy_leaves_no_receipt(fake_localstack: FakeLocalStack,
                                                       project: Path) -> None:
     record(project)
