@@ -32,8 +32,9 @@ help: ## Show this help
 
 # $(PY) is a symlink to an interpreter older than any checkout of requirements/dev.txt: on its
 # own it was "out of date" on every make (~0.3-1.3 s of `hostmode venv` per command). The stamp
-# is touched once the venv matches requirements/dev.txt.
+# is touched once the venv matches requirements/dev.txt; a venv that lost its python is rebuilt.
 $(PY): $(VENV)/.make-stamp
+	@test -x $@ || $(HOSTMODE) venv $(VENV) requirements/dev.txt
 $(VENV)/.make-stamp: requirements/dev.txt
 	@$(HOSTMODE) venv $(VENV) requirements/dev.txt
 	@touch $@
