@@ -23,26 +23,24 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 import stack as st
-from endpoint import region
+from content_hash import (
+    LAYER_PLATFORMS,
+    LAYER_RUNTIME,
+    REQUIREMENTS,
+    iter_files,
+    requirements_hash,
+    sha256_file,
+    tree_hash,
+)
+from endpoint import is_local, region
 from stack import BUILD_DIR, ROOT, DeployError, log
 
 LAYER_DIR = BUILD_DIR / "layer"
 TEMPLATE_CACHE = BUILD_DIR / "template-parsed"
-REQUIREMENTS = ROOT / "requirements" / "functions.txt"
-LAYER_RUNTIME = "python3.13"
-# Lambda's python3.13 runs on Amazon Linux 2023 (glibc 2.34): manylinux2014 wheels and the
-# newer manylinux_2_28 ones (Pillow >= 12 ships only those) both load there.
-LAYER_PLATFORMS = ("manylinux2014_x86_64", "manylinux_2_28_x86_64", "manylinux_2_34_x86_64")
 HOT_RELOAD_BUCKET = "hot-reload"
-# Files never shipped with the function code.
-EXCLUDE_DIRS = {"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache"}
-EXCLUDE_SUFFIXES = (".pyc", ".pyo")
 # A fixed timestamp makes the zips byte-identical for identical sources.
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 
-
-def sha256_file(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 # --- artifacts bucket -----------------------------------------------------------------------
 
@@ -91,26 +89,6 @@ def upload_once(bucket: str, key: str, build: Any) -> None:
 # --- zips -----------------------------------------------------------------------------------
 
 
-def iter_files(src: Path) -> list[Path]:
-    files = []
-    for dirpath, dirnames, filenames in os.walk(src):
-        dirnames[:] = sorted(
-            d for d in dirnames if d not in EXCLUDE_DIRS and not d.endswith(".egg-info")
-        )
-        for name in sorted(filenames):
-            if not name.endswith(EXCLUDE_SUFFIXES):
-                files.append(Path(dirpath) / name)
-    return files
-
-
-def tree_hash(src: Path) -> str:
-    h = hashlib.sha256()
-    for f in iter_files(src):
-        h.update(f.relative_to(src).as_posix().encode() + b"\0")
-        h.update(hashlib.sha256(f.read_bytes()).digest())
-    return h.hexdigest()
-
-
 def zip_tree(src: Path, prefix: str = "") -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=6) as zf:
@@ -123,12 +101,6 @@ def zip_tree(src: Path, prefix: str = "") -> bytes:
 
 
 # --- dependencies layer ---------------------------------------------------------------------
-
-
-def requirements_hash(requirements: Path = REQUIREMENTS) -> str:
-    h = hashlib.sha256(requirements.read_bytes())
-    h.update(f"{LAYER_RUNTIME}/{','.join(LAYER_PLATFORMS)}".encode())
-    return h.hexdigest()
 
 
 def build_layer(requirements: Path = REQUIREMENTS) -> tuple[Path, str]:
@@ -183,13 +155,23 @@ def layer_version_tagged(tag: str, own: str) -> str | None:
     """
     found = None
     paginator = st.client("lambda").get_paginator("list_layers")
-    for page in paginator.paginate(CompatibleRuntime=LAYER_RUNTIME):
-        for layer in page.get("Layers", []):
-            latest = layer.get("LatestMatchingVersion") or {}
-            if latest.get("Description") == tag:
-                if layer.get("LayerName") == own:
-                    return latest["LayerVersionArn"]
-                found = found or latest["LayerVersionArn"]
+    try:
+        for page in paginator.paginate(CompatibleRuntime=LAYER_RUNTIME):
+            for layer in page.get("Layers", []):
+                latest = layer.get("LatestMatchingVersion") or {}
+                if latest.get("Description") == tag:
+                    if layer.get("LayerName") == own:
+                        return latest["LayerVersionArn"]
+                    found = found or latest["LayerVersionArn"]
+    except ClientError as e:
+        # LocalStack 4.14 answers ListLayers with a 500 ("list index out of range") once any
+        # layer has lost its last version (`make remove-serverless` deletes its layer's): the
+        # stack's own layer is still looked up by name (publish_layer), nothing is shared.
+        if not is_local() or e.response["Error"]["Code"] not in ("InternalError",
+                                                                  "ServiceException"):
+            raise
+        log(f"LocalStack could not list the layers ({e.response['Error'].get('Message')}): "
+            "using the stack's own layer versions")
     return found
 
 
@@ -268,6 +250,7 @@ class Packager:
         self.base = base
         self.hot_reload = hot_reload
         self._done: dict[Path, dict[str, str]] = {}
+        self.digests: dict[str, str] = {}  # local path -> content hash, of what was packaged
 
     def code(self, value: Any) -> Any:
         path = _local_path(value, self.base)
@@ -289,6 +272,7 @@ class Packager:
                 key = f"files/{path.stem}-{digest[:16]}{path.suffix}"
                 upload_once(self.bucket, key, path.read_bytes)
             self._done[path] = {"Bucket": self.bucket, "Key": key}
+            self.digests[str(path)] = digest
         return self._done[path]
 
 

@@ -17,6 +17,7 @@ import hashlib
 import json
 import re
 import time
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -373,8 +374,10 @@ def restore_previous(stack_name: str, previous: Deployment, bucket: str) -> str:
     return _run_change_set(stack_name, change_type, body, params, bucket, clean=False)
 
 
-def deploy_stack(stack_name: str, body: str, params: list[dict[str, str]], bucket: str) -> str:
-    """Create or update the stack through one change set; returns what happened."""
+def deploy_stack(stack_name: str, body: str, params: list[dict[str, str]], bucket: str,
+                 before_change: Callable[[], object] | None = None) -> str:
+    """Create or update the stack through one change set; returns what happened.
+    `before_change` runs only when there is something to deploy (it may refuse: raise)."""
     status = _settled_status(stack_name)
     # Only a cleanly deployed stack can be "unchanged" or restored (after a failed update,
     # the template CloudFormation reports may be the one that failed).
@@ -382,6 +385,8 @@ def deploy_stack(stack_name: str, body: str, params: list[dict[str, str]], bucke
     previous = deployed_template(stack_name) if clean else None
     if _same_deployment(previous, body, params):
         return "unchanged"
+    if before_change is not None:
+        before_change()
     change_type = "UPDATE" if status and status != "REVIEW_IN_PROGRESS" else "CREATE"
     try:
         return _run_change_set(stack_name, change_type, body, params, bucket, clean)

@@ -21,15 +21,25 @@ Steps, each skipped when its input did not change:
    (LocalStack does not) -- cfn_deploy.py;
 5. wiring SAM cannot express for pre-existing resources: images-bucket -> thumbnail function
    -- app_wiring.py;
-6. outputs (ApiUrl rewritten to the LocalStack form) printed and written to .build/outputs.json.
+6. outputs (ApiUrl rewritten to the LocalStack form) printed and written to .build/outputs.json;
+7. (LocalStack only) a receipt of the deploy, so that the next one with nothing to do is
+   answered in a few requests, before boto3 is even imported -- deploy_receipt.py.
 """
 
 from __future__ import annotations
 
-import argparse
+import sys
+
+# `make deploy-local` with nothing to deploy is answered here, before the imports below (boto3
+# and its clients cost ~0.5-1 s of a redeploy that has nothing to do).
+if __name__ == "__main__":
+    import deploy_receipt
+
+    if deploy_receipt.main(sys.argv[1:]):
+        sys.exit(0)
+
 import json
 import os
-import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -40,6 +50,7 @@ from botocore.exceptions import ClientError
 
 import consumers
 import data_layer
+import deploy_receipt
 import service_warmup
 import stack as st
 from app_wiring import wire_thumbnail_notification
@@ -114,10 +125,21 @@ def stack_parameters(template: dict[str, Any], layer_arn: str | None) -> list[di
     return params
 
 
-def wait_event_sources(stack_name: str, timeout: float = 30) -> int:
+def stream_tables(template: dict[str, Any]) -> dict[str, str]:
+    """Template parameter -> the table whose stream ARN resolve_parameter gives it."""
+    found = {}
+    for name in template.get("Parameters", {}):
+        source = data_layer.template_parameters().get(name)
+        if source and source[1] == "stream" and os.environ.get(f"PARAM_{name}") is None:
+            found[name] = data_layer.name(source[0])
+    return found
+
+
+def wait_event_sources(stack_name: str, timeout: float = 30,
+                       functions: set[str] | None = None) -> int:
     """Wait until the stack's event source mappings are Enabled (pollers running), so events
     sent right after the deploy (a LATEST stream position in particular) are not missed."""
-    names = set(st.stack_functions(stack_name).values())
+    names = functions if functions is not None else set(st.stack_functions(stack_name).values())
     lam = st.client("lambda")
 
     def settled() -> list[list[dict[str, Any]]]:
@@ -222,16 +244,24 @@ def run(
     stack_name: str | None = None,
     hot_reload: bool | None = None,
 ) -> DeployResult:
-    """Deploy: package, create or update the stack, wire, and write the outputs."""
+    """Deploy: package, create or update the stack, wire, and write the outputs; nothing but
+    the outputs when the stack is current (deploy_receipt.check)."""
     t0 = time.monotonic()
     template_path = (template_path or ROOT / "template.yaml").resolve()
     stack_name = stack_name or st.stack_name()
     if hot_reload is None:
-        hot_reload = os.environ.get("HOT_RELOAD", "0") not in ("", "0", "false", "False")
+        hot_reload = deploy_receipt.hot_reload_from_env()
     if hot_reload and not is_local():
         raise DeployError("HOT_RELOAD=1 only works against LocalStack")
     if not template_path.exists():
         raise DeployError(f"no template at {template_path}")
+    receipt = deploy_receipt.check(template_path, stack_name, hot_reload)
+    if not isinstance(receipt, str):
+        st.write_outputs(stack_name, receipt["outputs"])
+        return DeployResult(stack_name, "unchanged", time.monotonic() - t0, receipt["outputs"],
+                            receipt["wired"])
+    deploy_receipt.forget(stack_name)
+    deployed_from = deploy_receipt.inputs(template_path, hot_reload) if is_local() else {}
 
     try:
         template: dict[str, Any] | None = load_template(template_path)
@@ -250,23 +280,27 @@ def run(
     template = package_template(template, packager)
     body = json.dumps(template, separators=(",", ":"), sort_keys=True)
     params = stack_parameters(template, layer_arn)
-    consumers.check(stack_name, template)  # one consumer per data-layer event source
-    try:
-        status = deploy_stack(stack_name, body, params, bucket)
+    try:  # one consumer per data-layer event source, checked when the stack is to change
+        status = deploy_stack(stack_name, body, params, bucket,
+                              before_change=lambda: consumers.check(stack_name, template))
     except RestoredError:
         finish(stack_name)  # a restore may have recreated the API (a new id) and the mappings
         raise
-    outputs, wired = finish(stack_name)
+    outputs, wired, functions = finish(stack_name)
+    deploy_receipt.record(stack_name, deployed_from, packager.digests, stream_tables(template),
+                          functions, outputs, wired)
     return DeployResult(stack_name, status, time.monotonic() - t0, outputs, wired)
 
 
-def finish(stack_name: str) -> tuple[dict[str, str], str | None]:
-    """Wire, wait for the event sources and write the outputs of the deployed stack."""
+def finish(stack_name: str) -> tuple[dict[str, str], str | None, list[str]]:
+    """Wire, wait for the event sources and write the outputs of the deployed stack; the
+    outputs, the wiring and the stack's functions."""
     outputs = collect_outputs(stack_name)
     wired = wire_thumbnail_notification(stack_name, outputs)
-    wait_event_sources(stack_name)
+    functions = set(st.stack_functions(stack_name).values())
+    wait_event_sources(stack_name, functions=functions)
     st.write_outputs(stack_name, outputs)
-    return outputs, wired
+    return outputs, wired, sorted(functions)
 
 
 def deploy(
@@ -279,11 +313,7 @@ def deploy(
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--template", type=Path, default=ROOT / "template.yaml")
-    ap.add_argument("--stack-name", default=None)
-    ap.add_argument("--hot-reload", action="store_true", default=None)
-    args = ap.parse_args(argv)
+    args = deploy_receipt.cli_parser(__doc__.split("\n\n")[0]).parse_args(argv)
     if problem := check_endpoint():
         log(f"deploy failed: {problem}")
         return 1
@@ -292,13 +322,8 @@ def main(argv: list[str] | None = None) -> int:
     except (DeployError, ClientError) as e:
         log(f"deploy failed: {e}")
         return 1
-    print(f"stack {result.stack_name}: {result.status} in {result.seconds:.1f}s")
-    if result.wired:
-        print(f"  wired {result.wired}")
-    width = max((len(k) for k in result.outputs), default=0)
-    for key in sorted(result.outputs):
-        print(f"  {key:<{width}}  {result.outputs[key]}")
-    print(f"  (written to {st.OUTPUTS_FILE.relative_to(ROOT)})")
+    deploy_receipt.print_result(result.stack_name, result.status, result.seconds,
+                                result.outputs, result.wired)
     return 0
 
 

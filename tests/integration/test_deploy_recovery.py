@@ -5,10 +5,13 @@ small stack of its own: two tiny functions from a temporary SAM template.
 4 KB limit, which cfn-lint does not check and AWS rolls back) fails, naming the resource and
 Lambda's reason, while the previous version keeps answering; 3. the restored template deploys;
 4. so does the next change. An invalid Runtime is rejected before any change to the stack.
+An unchanged redeploy is answered by the previous deploy's receipt only while the stack is the
+one deployed (issue 10).
 """
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,6 +21,7 @@ import pytest
 
 import cfn_deploy
 import deploy
+import deploy_receipt
 import stack as st
 from artifacts import artifacts_bucket
 from leftovers import remove_leftovers
@@ -97,6 +101,7 @@ def small_stack(tmp_path: Path, localstack: str, monkeypatch: pytest.MonkeyPatch
     for obj in s3.list_objects_v2(Bucket=bucket).get("Contents", []):
         s3.delete_object(Bucket=bucket, Key=obj["Key"])
     s3.delete_bucket(Bucket=bucket)
+    deploy_receipt.forget(s.name)
 
 
 def test_failed_update_keeps_serving_and_the_next_deploys_succeed(small_stack: SmallStack
@@ -141,3 +146,47 @@ def test_invalid_runtime_is_rejected_before_the_stack_changes(small_stack: Small
     assert "v1" in small_stack.answers("BetaName")
     assert small_stack.deploy("v3").status == "UPDATE_COMPLETE"
     assert "v3" in small_stack.answers("BetaName")
+
+
+def test_an_unchanged_redeploy_is_answered_until_the_stack_changes_elsewhere(
+        small_stack: SmallStack, monkeypatch: pytest.MonkeyPatch,
+        wait_until: Callable[..., Any]) -> None:
+    # GIVEN a deployed stack, and the deploy's CloudFormation step counted
+    assert small_stack.deploy("v1").status == "CREATE_COMPLETE"
+    calls: list[str] = []
+    real_deploy_stack = deploy.deploy_stack
+
+    def counted(*args: Any, **kwargs: Any) -> str:
+        calls.append(args[0])
+        return real_deploy_stack(*args, **kwargs)
+
+    monkeypatch.setattr(deploy, "deploy_stack", counted)
+    assert deploy_receipt.session_id(deploy_receipt.LocalStack(deploy.endpoint_url()))
+
+    # WHEN it is deployed again unchanged THEN the receipt answers, CloudFormation is not asked
+    again = small_stack.deploy("v1")
+    assert (again.status, calls) == ("unchanged", []), again
+    assert again.outputs == st.describe_outputs(small_stack.name)
+
+    # WHEN someone updates the stack with UpdateStack (LocalStack 4.14 then keeps its
+    # LastUpdatedTime and ChangeSetId) THEN the next deploy asks CloudFormation again
+    cfn = st.client("cloudformation")
+    body = cfn.get_template(StackName=small_stack.name, TemplateStage="Original")["TemplateBody"]
+    template = json.loads(body) if isinstance(body, str) else body
+    template["Resources"]["AlphaFunction"]["Properties"]["Timeout"] = 7
+    cfn.update_stack(StackName=small_stack.name, TemplateBody=json.dumps(template),
+                     Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"])
+    wait_until(lambda: cfn_deploy.stack_status(small_stack.name) == "UPDATE_COMPLETE",
+               timeout=120, interval=0.2, message="the foreign update")
+    small_stack.deploy("v1")  # (LocalStack's change set may find no change to undo)
+    assert calls == [small_stack.name]
+
+    # WHEN the stack is deleted behind the deploy's back THEN the next deploy creates it again
+    cfn.delete_stack(StackName=small_stack.name)
+    wait_until(lambda: cfn_deploy.stack_status(small_stack.name) in (None, "DELETE_COMPLETE"),
+               timeout=120, interval=0.2, message="the stack deleted")
+    assert small_stack.deploy("v1").status == "CREATE_COMPLETE"
+    assert "v1" in small_stack.answers("BetaName")
+    # and an edit of the code is deployed, not answered by the receipt
+    assert small_stack.deploy("v2").status == "UPDATE_COMPLETE"
+    assert "v2" in small_stack.answers("BetaName")

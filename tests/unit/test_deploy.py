@@ -10,6 +10,7 @@ from pathlib import Path
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from moto import mock_aws
 
 import app_wiring
@@ -378,6 +379,32 @@ def test_layer_with_the_same_requirements_is_shared_across_stacks(
         CompatibleRuntimes=[artifacts.LAYER_RUNTIME])
     arn = artifacts.publish_layer("new-stack", "new-stack-artifacts", reqs)
     assert arn == own["LayerVersionArn"]
+
+
+def test_a_layer_list_localstack_cannot_answer_falls_back_to_the_stacks_own_layer(
+    tmp_path: Path, s3, lam, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN the stack's own layer version, and a LocalStack whose ListLayers fails (4.14, once
+    # a layer lost its last version)
+    monkeypatch.setattr(artifacts, "is_local", lambda: True)
+    reqs = tmp_path / "functions.txt"
+    reqs.write_text("pydantic==2.12.5\n")
+    tag = f"requirements sha256:{artifacts.requirements_hash(reqs)[:16]}"
+    own = lam.publish_layer_version(
+        LayerName="s-dependencies", Description=tag,
+        Content={"ZipFile": b"PK\x05\x06" + bytes(18)},
+        CompatibleRuntimes=[artifacts.LAYER_RUNTIME])
+
+    class Failing:
+        def paginate(self, **kwargs: object) -> None:
+            raise ClientError({"Error": {"Code": "InternalError",
+                                         "Message": "list index out of range"}}, "ListLayers")
+
+    monkeypatch.setattr(lam, "get_paginator", lambda name: Failing())
+    monkeypatch.setattr(artifacts, "build_layer", lambda requirements: pytest.fail("built"))
+
+    # WHEN the stack deploys THEN its own version is found by name, nothing is built
+    assert artifacts.publish_layer("s", "s-artifacts", reqs) == own["LayerVersionArn"]
 
 
 def test_services_to_warm_follow_the_template(project: Path) -> None:

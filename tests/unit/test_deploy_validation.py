@@ -183,7 +183,7 @@ def test_a_restored_deployment_still_gets_its_outputs_rewritten(
                         "finish": finished.append}.items():
         monkeypatch.setattr(deploy, name, value)
 
-    def restored(*args: Any) -> str:
+    def restored(*args: Any, **kwargs: Any) -> str:
         raise cfn_deploy.RestoredError("update failed\nthe previous deployment was restored")
 
     monkeypatch.setattr(deploy, "deploy_stack", restored)
