@@ -13,6 +13,8 @@ import os
 import pytest
 from executor_helpers import invoke, lambda_sandbox, zip_files
 
+from endpoint import without_dns
+
 # AWS's documented runtime variables (reserved and unreserved) for Python; AWS_LAMBDA_RUNTIME_API
 # is absent by design (no Runtime API in process mode: documented difference).
 AWS_PYTHON_ENV = {
@@ -133,3 +135,19 @@ def test_failed_provisioned_init_falls_back_to_on_demand(make_function, lam, wai
         assert result.payload == {"init_type": "on-demand"}
     finally:
         lam.delete_provisioned_concurrency_config(FunctionName=name, Qualifier=version)
+
+
+def test_get_function_code_location_downloads_the_deployed_zip(make_function, lam):
+    import io
+    import urllib.request
+    import zipfile
+
+    name = make_function()
+    for _ in range(2):  # the second URL is signed by the kept client (lambda_code_url_client)
+        code = lam.get_function(FunctionName=name)["Code"]
+        assert code["RepositoryType"] == "S3"
+        url, headers = without_dns(code["Location"])  # localhost.localstack.cloud
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers),
+                                    timeout=30) as response:
+            archive = zipfile.ZipFile(io.BytesIO(response.read()))
+        assert "probe.py" in archive.namelist()

@@ -64,6 +64,7 @@ PATCH_MODULES = (
     "sfn_task_clients",
     "sfn_lambda_in_memory",
     "dynamodb_stream_order",
+    "lambda_code_url_client",
 )
 
 APPLIED = "applied"
