@@ -53,7 +53,6 @@ PATCH_MODULES = (
     "backend_start_polling",
     "kinesis_mock_memory",
     "gateway_keep_alive",
-    "gateway_one_hop",
     "lambda_log_shipping",
     "lambda_metrics_batching",
     "apigateway_lambda_in_memory",
