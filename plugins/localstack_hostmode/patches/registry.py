@@ -63,6 +63,7 @@ PATCH_MODULES = (
     "sfn_jsonpath_cache",
     "sfn_task_clients",
     "sfn_lambda_in_memory",
+    "sfn_program_cache",
     "dynamodb_stream_order",
     "lambda_code_url_client",
 )
