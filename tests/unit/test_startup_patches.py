@@ -1,13 +1,17 @@
-"""The `make up` patches: botocore_shared_data, service_start_wait, kinesis_mock_prestart (no
-LocalStack needed: botocore's real Loader, fakes for LocalStack's service containers and
-Kinesis server managers)."""
+"""The `make up` patches: botocore_shared_data, service_start_wait, kinesis_mock_prestart,
+kinesis_mock_code_cache (no LocalStack needed: botocore's real Loader, fakes for LocalStack's
+service containers and Kinesis server managers, node on a stand-in main.js)."""
 
 from __future__ import annotations
 
 import enum
 import logging
+import os
+import shutil
+import subprocess
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,6 +19,7 @@ from botocore.loaders import Loader
 
 from localstack_hostmode.patches import (
     botocore_shared_data,
+    kinesis_mock_code_cache,
     kinesis_mock_prestart,
     service_start_wait,
 )
@@ -162,3 +167,58 @@ def test_a_failed_early_start_is_only_a_warning(caplog: pytest.LogCaptureFixture
     with caplog.at_level(logging.WARNING):
         kinesis_mock_prestart.start_in_background().join(timeout=10)
     assert "could not start the Kinesis mock ahead of need" in caplog.text
+
+
+# --- kinesis_mock_code_cache --------------------------------------------------------------
+
+NODE = shutil.which("node")
+FAKE_MOCK = """#!/usr/bin/env node
+'use strict';
+const os = require('os');
+function answer(x) { return x * 6 + os.EOL.length - 1; }
+process.stdout.write(`answer=${answer(7)} main=${require.main === module}\\n`);
+setTimeout(() => {}, 300);  // the mock is a server: it outlives the cache writer's timer
+"""
+
+
+def _run_mock(main: Path, cache: Path, preload: str) -> str:
+    env = {**os.environ, kinesis_mock_code_cache.CACHE_ENV: str(cache),
+           "HOSTMODE_NODE_CODE_CACHE_DELAY_MS": "0"}
+    out = subprocess.run([NODE, "--require", preload, str(main)], env=env, check=True,
+                         capture_output=True, text=True, timeout=60)
+    return out.stdout.strip()
+
+
+def test_the_node_command_gets_the_preload_and_the_cache_path(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOSTMODE_RUN_DIR", str(tmp_path))
+
+    def upstream(_self: Any) -> Any:
+        return ["node", "/libs/kinesis-local/main.js"], {"KINESIS_MOCK_PLAIN_PORT": "1"}
+
+    cmd, env = kinesis_mock_code_cache._shell_command_with_code_cache(upstream, None)
+    assert cmd[:3] == ["node", "--require", str(tmp_path / "node-code-cache.cjs")]
+    assert cmd[-1] == "/libs/kinesis-local/main.js"
+    assert env == {"KINESIS_MOCK_PLAIN_PORT": "1",
+                   "HOSTMODE_NODE_CODE_CACHE": str(tmp_path / "kinesis-mock.v8-cache")}
+    java = kinesis_mock_code_cache._shell_command_with_code_cache(
+        lambda _s: (["java", "-jar", "m.jar"], {}), None)
+    assert java == (["java", "-jar", "m.jar"], {})
+
+
+@pytest.mark.skipif(NODE is None, reason="no node on PATH")
+def test_main_js_runs_the_same_without_with_and_with_a_broken_cache(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOSTMODE_RUN_DIR", str(tmp_path))
+    main = tmp_path / "node_modules" / "kinesis-local" / "main.js"
+    main.parent.mkdir(parents=True)
+    main.write_text(FAKE_MOCK)
+    cache = tmp_path / "kinesis-mock.v8-cache"
+    preload = kinesis_mock_code_cache.preload_path()
+    expected = "answer=42 main=true"
+    assert _run_mock(main, cache, preload) == expected  # no cache yet: written on the way out
+    assert cache.stat().st_size > 0
+    assert _run_mock(main, cache, preload) == expected  # from the cache
+    cache.write_bytes(b"not a V8 cache")
+    assert _run_mock(main, cache, preload) == expected  # rejected: compiled, cache rewritten
+    assert cache.read_bytes() != b"not a V8 cache"

@@ -64,10 +64,11 @@ PATCH_MODULES = (
     "sfn_task_clients",
     "sfn_lambda_in_memory",
     "dynamodb_stream_order",
+    "kinesis_mock_code_cache",
     "service_start_wait",
     "botocore_shared_data",
     # last: its start-up thread imports the Kinesis mock's module, which the patches above
-    # (loopback, memory, backend polling) must already be registered for
+    # (loopback, memory, code cache, backend polling) must already be registered for
     "kinesis_mock_prestart",
 )
 
