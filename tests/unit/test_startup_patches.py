@@ -222,3 +222,28 @@ def test_main_js_runs_the_same_without_with_and_with_a_broken_cache(
     cache.write_bytes(b"not a V8 cache")
     assert _run_mock(main, cache, preload) == expected  # rejected: compiled, cache rewritten
     assert cache.read_bytes() != b"not a V8 cache"
+
+
+# --- gc_freeze_at_start -------------------------------------------------------------------
+
+
+def test_objects_made_so_far_are_frozen_once_ready(monkeypatch: pytest.MonkeyPatch) -> None:
+    import gc
+
+    from localstack_hostmode.patches import gc_freeze_at_start
+
+    frozen: list[str] = []
+    monkeypatch.setattr(gc_freeze_at_start, "freeze", frozen.append)
+    ready = threading.Event()
+    thread = threading.Thread(target=gc_freeze_at_start._freeze_when_ready, args=(ready,))
+    thread.start()
+    time.sleep(0.05)
+    assert frozen == []  # not before the runtime is ready
+    ready.set()
+    thread.join(timeout=10)
+    assert frozen == ["at infra_ready"]
+    try:
+        gc_freeze_at_start.__dict__["gc"].freeze()  # the real call: a count, nothing else
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()

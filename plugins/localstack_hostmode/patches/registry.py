@@ -65,6 +65,7 @@ PATCH_MODULES = (
     "sfn_lambda_in_memory",
     "dynamodb_stream_order",
     "kinesis_mock_code_cache",
+    "gc_freeze_at_start",
     "service_start_wait",
     "botocore_shared_data",
     # last: its start-up thread imports the Kinesis mock's module, which the patches above
