@@ -191,6 +191,20 @@ def init_script_names() -> frozenset[str]:
     return frozenset(names)
 
 
+def init_needs_kinesis() -> bool:
+    """Whether the init script is the data layer's (init-aws.sh) and its spec has a Kinesis
+    stream or a table with a stream: then the Kinesis mock is needed by every `make up`, and
+    LocalStack starts it while it boots (patch kinesis_mock_prestart)."""
+    if init_script() != INIT_SCRIPT:
+        return False
+    try:
+        spec = json.loads(DATA_LAYER_SPEC.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    tables = (spec.get("tables") or {}).values()
+    return bool(spec.get("streams")) or any(t.get("stream") for t in tables)
+
+
 def read_names() -> frozenset[str]:
     """The names LocalStack or the init script read, beyond PASSED_NAMES and PASSED_PREFIXES."""
     return localstack_config_names() | init_script_names()
@@ -231,9 +245,11 @@ def localstack_env(token: str) -> dict[str, str]:
         "KINESIS_LATENCY": "0",
         # glibc gives each of LocalStack's many threads its own malloc arena: ~30 MB idle RSS
         "MALLOC_ARENA_MAX": "2",
+        # the init script's first request would start the Kinesis mock: start it at boot
+        "HOSTMODE_KINESIS_PRESTART": "1" if init_needs_kinesis() else "",
     }
     for key, value in defaults.items():
-        if not env.get(key):
+        if value and not env.get(key):
             env[key] = value
     env.update({
         "OVERRIDE_IN_DOCKER": "0",

@@ -66,6 +66,13 @@ PATCH_MODULES = (
     "sfn_program_cache",
     "dynamodb_stream_order",
     "lambda_code_url_client",
+    "kinesis_mock_code_cache",
+    "gc_freeze_at_start",
+    "service_start_wait",
+    "botocore_shared_data",
+    # last: its start-up thread imports the Kinesis mock's module, which the patches above
+    # (loopback, memory, code cache, backend polling) must already be registered for
+    "kinesis_mock_prestart",
 )
 
 APPLIED = "applied"

@@ -71,3 +71,21 @@ def test_user_can_override_defaults(home: Path, monkeypatch: pytest.MonkeyPatch)
     env = config.localstack_env("tok")
     assert env["LAMBDA_EVENT_SOURCE_MAPPING_MAX_BACKOFF_ON_EMPTY_POLL_SEC"] == "5"
     assert env["SQS_ENDPOINT_STRATEGY"] == "standard"
+
+
+def test_the_kinesis_mock_starts_at_boot_for_the_data_layer_init(
+        home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HOSTMODE_INIT_SCRIPT", raising=False)
+    monkeypatch.delenv("HOSTMODE_KINESIS_PRESTART", raising=False)
+    assert config.init_needs_kinesis()  # the spec has events-stream and the users stream
+    assert config.localstack_env("t")["HOSTMODE_KINESIS_PRESTART"] == "1"
+    monkeypatch.setenv("HOSTMODE_KINESIS_PRESTART", "0")  # the user's opt-out wins
+    assert config.localstack_env("t")["HOSTMODE_KINESIS_PRESTART"] == "0"
+
+
+def test_no_early_kinesis_mock_without_the_data_layer_init(
+        home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HOSTMODE_KINESIS_PRESTART", raising=False)
+    monkeypatch.setenv("HOSTMODE_INIT_SCRIPT", "")
+    assert not config.init_needs_kinesis()
+    assert "HOSTMODE_KINESIS_PRESTART" not in config.localstack_env("t")
