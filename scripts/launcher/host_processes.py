@@ -3,7 +3,8 @@
 An instance is LocalStack (the "leader", recorded in the pid file by pid and start time), its
 process group and session (the moto backend, init scripts), everything carrying the run
 directory marker in its environment (services LocalStack starts in sessions of their own, such
-as the Kinesis mock; Lambda workers), and their descendants.
+as the Kinesis mock; unsandboxed Lambda runtimes), Lambda sandboxes (bwrap) mounting code from
+its TMPDIR, and their descendants.
 """
 
 from __future__ import annotations
@@ -50,11 +51,20 @@ def _in_leader_group(p: Proc, info: PidFile | None) -> bool:
     return (p.sid == leader or p.pgid == leader) and p.start >= int(info.start or 0)
 
 
+def _sandbox_of_this_instance(p: Proc, code_dir: str) -> bool:
+    """A Lambda sandbox (bwrap) mounting code from this instance's TMPDIR. Sandboxes carry no
+    marker (their init would show it to the function), and are orphaned when LocalStack dies."""
+    argv0 = p.cmdline.split(" ", 1)[0]
+    return os.path.basename(argv0) == "bwrap" and code_dir in p.cmdline
+
+
 def our_processes(info: PidFile | None) -> list[Proc]:
     """Every process a host-mode `up` on this port started, alive or orphaned."""
     procs = _candidates()
     marker = config.run_dir_marker()
-    roots = [p for p in procs if _in_leader_group(p, info) or p.carries(marker)]
+    code_dir = f" {config.tmp_dir()}/"
+    roots = [p for p in procs if _in_leader_group(p, info) or p.carries(marker)
+             or _sandbox_of_this_instance(p, code_dir)]
     # descendants too (e.g. workers started with a clean environment)
     return procfs.with_descendants(roots, procs)
 

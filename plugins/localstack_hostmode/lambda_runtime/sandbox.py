@@ -237,10 +237,8 @@ def _namespace_args(spare: bool = False) -> list[str]:
     # no code of the function runs before it is uid 993 without capabilities.
     user = ["--uid", "0", "--gid", "0", "--cap-add", "CAP_SYS_ADMIN"] if spare else [
         "--uid", str(UID), "--gid", str(GID)]
-    # bwrap itself carries the run dir marker (process.py), its command does not
     return ["--unshare-user", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
-            "--unshare-cgroup-try", *user, "--hostname", "localhost",
-            "--unsetenv", contract.RUN_DIR_ENV]
+            "--unshare-cgroup-try", *user, "--hostname", "localhost"]
 
 
 def _system_args() -> list[str]:

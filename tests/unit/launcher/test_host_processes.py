@@ -33,6 +33,27 @@ def test_our_processes_finds_marked_processes_only(home: Path) -> None:
             p.wait()
 
 
+def test_our_processes_finds_sandboxes_mounting_this_instances_code(home: Path) -> None:
+    code = "import time; time.sleep(30)"
+    mounts = ["--ro-bind", f"{config.tmp_dir()}/lambda/fn/code", "/var/task"]
+    elsewhere = ["--ro-bind", "/tmp/lambda/fn/code", "/var/task"]
+    # bwrap's argv (argv[0] "bwrap"), with an unmarked environment as the executor gives it
+    ours = subprocess.Popen(["bwrap", "-c", code, *mounts], executable=sys.executable,
+                            env={}, start_new_session=True)
+    other = subprocess.Popen(["bwrap", "-c", code, *elsewhere], executable=sys.executable,
+                             env={}, start_new_session=True)
+    not_bwrap = subprocess.Popen([sys.executable, "-c", code, *mounts], env={},
+                                 start_new_session=True)
+    try:
+        found = {p.pid for p in host_processes.our_processes(None)}
+        assert ours.pid in found
+        assert other.pid not in found and not_bwrap.pid not in found
+    finally:
+        for p in (ours, other, not_bwrap):
+            p.kill()
+            p.wait()
+
+
 def test_stale_pid_file_is_not_alive(home: Path) -> None:
     config.run_dir().mkdir(parents=True)
     # a pid that exists but started at another time is a reused pid, not our LocalStack
