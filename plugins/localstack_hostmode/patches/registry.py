@@ -66,6 +66,7 @@ PATCH_MODULES = (
     "sfn_program_cache",
     "dynamodb_stream_order",
     "lambda_code_url_client",
+    "dynamodb_expired_items",
     "kinesis_mock_code_cache",
     "gc_freeze_at_start",
     "service_start_wait",
