@@ -5,12 +5,15 @@ patches/lambda_environment_bound.py feeds it LocalStack's environments.
 
 LocalStack keeps an idle environment for LAMBDA_KEEPALIVE_MS (10 minutes): every function a test
 suite or a demo touched keeps a ~55 MB process that long. When the environments' resident memory
-exceeds the budget, or the machine runs short of available memory, the environments idle
-longest are stopped first (least recently used) until the budget holds again. Busy ones are
+exceeds the budget, or the machine runs short of available memory, idle environments are stopped
+until the budget holds again: a function's extra ones first, then functions' last ones, each
+group least recently used first. Busy ones are
 never touched; one idle for less than `min_idle_s` neither (a function between two invocations
 of a burst would only start again).
 
-HOSTMODE_LAMBDA_MEMORY_BUDGET_MB: the budget for all environments' RSS (default 512); 0 turns
+HOSTMODE_LAMBDA_MEMORY_BUDGET_MB: the budget for all environments' RSS (default 768, one
+environment for each of the app's 17 functions: with 512, the environments a demo had just used
+were stopped within seconds, and the next request to each was a cold start); 0 turns
 reclaiming off (LocalStack's keepalive alone decides).
 """
 
@@ -18,13 +21,14 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import Counter
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 
 LOG = logging.getLogger(__name__)
 
 BUDGET_ENV = "HOSTMODE_LAMBDA_MEMORY_BUDGET_MB"
-DEFAULT_BUDGET_MB = 512
+DEFAULT_BUDGET_MB = 768
 MIN_IDLE_S = 5.0
 INTERVAL_S = 2.0
 # below this much available memory (or this share of it) the machine is short: reclaim as well
@@ -52,6 +56,7 @@ class Environment:
     key: Hashable
     rss_kib: int
     idle_s: float | None  # None: busy (or starting)
+    function: Hashable | None = None  # the function version it serves (None: unknown)
 
 
 def system_shortfall_kib(meminfo: str) -> int:
@@ -73,20 +78,29 @@ def to_stop(
     environments: Iterable[Environment], budget_kib: int, shortfall_kib: int = 0,
     min_idle_s: float = MIN_IDLE_S,
 ) -> list[Hashable]:
-    """The idle environments to stop, longest idle first, until the RSS fits the budget and
-    the shortfall is made up."""
+    """The idle environments to stop until the RSS fits the budget and the shortfall is made
+    up: first those whose function keeps another environment, then functions' last ones, each
+    group longest idle first (a function's last warm environment is what its next request
+    would otherwise wait a cold start for, as a burst's extra ones are not)."""
     environments = list(environments)
     excess = max(sum(e.rss_kib for e in environments) - budget_kib, shortfall_kib)
     idle = sorted(
         (e for e in environments if e.idle_s is not None and e.idle_s >= min_idle_s),
         key=lambda e: -e.idle_s,
     )
-    chosen = []
-    for environment in idle:
-        if excess <= 0:
-            break
-        chosen.append(environment.key)
-        excess -= environment.rss_kib
+    left = Counter(e.function for e in environments if e.function is not None)
+    chosen: list[Hashable] = []
+    for extras_only in (True, False):
+        for environment in idle:
+            if excess <= 0:
+                return chosen
+            if environment.key in chosen:
+                continue
+            if extras_only and left[environment.function] <= 1:
+                continue  # unknown function (count 0) or its last environment: second round
+            chosen.append(environment.key)
+            excess -= environment.rss_kib
+            left[environment.function] -= 1
     return chosen
 
 

@@ -165,14 +165,14 @@ def _snapshot() -> list:
         return []
     now = datetime.now()
     found = []
-    for environments in list(service.environments.values()):
+    for function, environments in list(service.environments.items()):
         for environment in list(environments.values()):
             rss = getattr(environment.runtime_executor, "resident_kib", lambda: None)()
             if rss is None or not _on_demand(environment):
                 continue
             idle = environment.status == RuntimeStatus.READY
             idle_s = (now - environment.last_returned).total_seconds() if idle else None
-            found.append(Environment(environment, rss, idle_s))
+            found.append(Environment(environment, rss, idle_s, function))
     return found
 
 

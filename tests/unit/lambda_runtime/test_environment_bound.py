@@ -180,6 +180,22 @@ def test_longest_idle_go_first_until_the_budget_holds_busy_and_fresh_ones_never(
     assert to_stop(envs, budget_kib=10 * MB) == ["idle-600s", "idle-60s", "idle-10s"]
 
 
+def test_a_functions_extra_environments_go_before_any_functions_last_one():
+    envs = [
+        Environment("orders-only", 60 * MB, 900.0, "orders"),
+        Environment("api-1", 60 * MB, 30.0, "api"),
+        Environment("api-2", 60 * MB, 20.0, "api"),
+        Environment("api-busy", 60 * MB, None, "api"),
+        Environment("mail-only", 60 * MB, 600.0, "mail"),
+    ]
+    # 300 MB against 200: two must go; api keeps a (busy) one, so its idle ones go first,
+    # though orders' and mail's only environments have been idle far longer
+    assert to_stop(envs, budget_kib=200 * MB) == ["api-1", "api-2"]
+    # more must go: then the last ones, longest idle first
+    assert to_stop(envs, budget_kib=150 * MB) == ["api-1", "api-2", "orders-only"]
+    assert to_stop(envs, budget_kib=0) == ["api-1", "api-2", "orders-only", "mail-only"]
+
+
 def test_a_machine_short_of_memory_reclaims_within_budget_too():
     meminfo = "MemTotal:       8000000 kB\nMemFree:  1000 kB\nMemAvailable:     100000 kB\n"
     shortfall = reclaim.system_shortfall_kib(meminfo)
