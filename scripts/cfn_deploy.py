@@ -157,7 +157,9 @@ _LOG_CAUSE = re.compile(
 
 
 def localstack_log_causes(since: float) -> dict[str, str]:
-    """Resource type -> the last error LocalStack logged for it since `since` (epoch s)."""
+    """Resource type -> the first error LocalStack logged for it since `since` (epoch s): the
+    cause; LocalStack's rollback of the failed update logs later ones about the same resource
+    (e.g. `'FunctionName'` while it deletes the function the update could not change)."""
     port = urlsplit(endpoint_url()).port
     if not is_local() or port is None:
         return {}
@@ -170,7 +172,7 @@ def localstack_log_causes(since: float) -> dict[str, str]:
                 if m := _LOG_CAUSE.match(line):
                     stamp = datetime.fromisoformat(m[1]).timestamp()
                     if stamp >= since - 1:
-                        causes[m[2]] = m[3]
+                        causes.setdefault(m[2], m[3])
     except (OSError, ValueError):
         return {}
     return causes

@@ -156,6 +156,10 @@ def test_failed_resource_reason_comes_from_localstack_log(
         "error processing resource type AWS::Lambda::Function: Exception: An error occurred "
         "(InvalidParameterValueException) when calling the UpdateFunctionConfiguration "
         "operation: Value python9.9 at 'runtime' failed - {'Code': {}} - status: None\n"
+        # what LocalStack's rollback of that update logs next about the same resource
+        "2026-12-01T07:15:29.700  WARN --- [thread] l.s.c.deployment_utils     : Unexpected "
+        "error processing resource type AWS::Lambda::Function: Exception: 'FunctionName' - "
+        "{'Code': {}}\n"
     )
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:4999")
     monkeypatch.setattr(cfn_deploy.contract, "run_dir_for", lambda port: tmp_path / "run" / "4999")

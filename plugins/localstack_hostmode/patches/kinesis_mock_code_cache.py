@@ -28,6 +28,7 @@ from typing import Any
 
 from localstack_hostmode import contract
 
+from .kinesis_mock_loopback import node_preload
 from .registry import HostPatch, patch_function
 
 CACHE_ENV = "HOSTMODE_NODE_CODE_CACHE"
@@ -79,18 +80,7 @@ def _run_dir() -> str:
 
 def preload_path() -> str:
     """The preload script, written once per process into the run directory."""
-    path = os.path.join(_run_dir(), PRELOAD_FILE)
-    try:
-        with open(path) as f:
-            if f.read() == NODE_CODE_CACHE_PRELOAD:
-                return path
-    except OSError:
-        pass
-    tmp = f"{path}.{os.getpid()}"
-    with open(tmp, "w") as f:
-        f.write(NODE_CODE_CACHE_PRELOAD)
-    os.replace(tmp, path)
-    return path
+    return node_preload(PRELOAD_FILE, NODE_CODE_CACHE_PRELOAD)
 
 
 def _shell_command_with_code_cache(create_shell_command: Any, self: Any) -> Any:

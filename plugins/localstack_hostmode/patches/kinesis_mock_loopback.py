@@ -51,21 +51,25 @@ net.Server.prototype.listen = function (...args) {
 """
 
 
-def node_preload_path() -> str:
-    """The preload script, written once per process next to LocalStack's run state."""
-    base = contract.run_dir() or tempfile.gettempdir()
-    path = os.path.join(base, contract.NODE_LOOPBACK_PRELOAD)
+def node_preload(name: str, code: str) -> str:
+    """A node ``--require`` script written once per process next to LocalStack's run state
+    (also used by kinesis_mock_code_cache); returns its path."""
+    path = os.path.join(contract.run_dir() or tempfile.gettempdir(), name)
     try:
         with open(path) as f:
-            if f.read() == NODE_LOOPBACK_PRELOAD:
+            if f.read() == code:
                 return path
     except OSError:
         pass
     tmp = f"{path}.{os.getpid()}"
     with open(tmp, "w") as f:
-        f.write(NODE_LOOPBACK_PRELOAD)
+        f.write(code)
     os.replace(tmp, path)
     return path
+
+
+def node_preload_path() -> str:
+    return node_preload(contract.NODE_LOOPBACK_PRELOAD, NODE_LOOPBACK_PRELOAD)
 
 
 def _shell_command_with_preload(create_shell_command: Any, self: Any) -> Any:
