@@ -35,7 +35,6 @@ import threading
 import time
 import weakref
 
-from localstack_hostmode import contract
 from localstack_hostmode.lambda_runtime import reports, sandbox
 from localstack_hostmode.runtime import frames, sealing
 
@@ -77,20 +76,6 @@ def stop_all_workers() -> None:
 
 
 atexit.register(_kill_all_children)
-
-
-def _with_owner_mark(command: list[str], env: dict[str, str], child_config: dict
-                     ) -> tuple[dict[str, str], dict]:
-    """An unsandboxed runtime carries the run directory marker in its /proc/<pid>/environ:
-    `make down` finds it by that after LocalStack was SIGKILLed and the runtime reparented.
-    The function does not see it in os.environ (the runtime drops it before any function code
-    runs). A sandbox is not marked: its init would show the marker to the function through
-    /proc/1/environ; `make down` finds bwrap by the instance's code directory in its argv."""
-    run_dir = os.environ.get(contract.RUN_DIR_ENV)
-    if not run_dir or sandbox.wraps(command):
-        return env, child_config
-    return ({**env, contract.RUN_DIR_ENV: run_dir},
-            {**child_config, "unset_env": [contract.RUN_DIR_ENV]})
 
 
 _PAGE_KIB = os.sysconf("SC_PAGE_SIZE") // 1024 if hasattr(os, "sysconf") else 4
@@ -169,7 +154,7 @@ class ChildProcess:
                 fcntl.fcntl(fd, F_SETPIPE_SZ, PIPE_SIZE)
             except OSError:
                 pass  # larger pipes only save syscalls
-        env, child_config = _with_owner_mark(command, env, child_config)
+        env, child_config = sandbox.with_owner_mark(command, env, child_config)
         argv = [*command, str(req_r), str(resp_w), json.dumps(child_config)]
         self.started = time.perf_counter()
         try:

@@ -303,6 +303,20 @@ def wraps(command: list[str]) -> bool:
     return bool(command) and os.path.basename(command[0]) == BWRAP
 
 
+def with_owner_mark(command: list[str], env: dict[str, str], child_config: dict
+                    ) -> tuple[dict[str, str], dict]:
+    """An unsandboxed runtime carries the run directory marker in its /proc/<pid>/environ:
+    `make down` finds it by that after LocalStack was SIGKILLed and the runtime reparented.
+    The function does not see it in os.environ (the runtime drops it before any function code
+    runs). A sandbox is not marked: its init would show the marker to the function through
+    /proc/1/environ; `make down` finds bwrap by the instance's code directory in its argv."""
+    run_dir = os.environ.get(contract.RUN_DIR_ENV)
+    if not run_dir or wraps(command):
+        return env, child_config
+    return ({**env, contract.RUN_DIR_ENV: run_dir},
+            {**child_config, "unset_env": [contract.RUN_DIR_ENV]})
+
+
 def command(decision: Decision, spec: Spec, runtime: list[str]) -> list[str]:
     """The runtime's command line, run inside its sandbox."""
     return [decision.bwrap or BWRAP, *bwrap_args(spec), "--", *runtime]
