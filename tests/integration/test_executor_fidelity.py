@@ -8,7 +8,10 @@ while error payloads show /var/task as AWS's do.
 
 from __future__ import annotations
 
+import io
 import os
+import urllib.request
+import zipfile
 
 import pytest
 from executor_helpers import invoke, lambda_sandbox, zip_files
@@ -138,10 +141,6 @@ def test_failed_provisioned_init_falls_back_to_on_demand(make_function, lam, wai
 
 
 def test_get_function_code_location_downloads_the_deployed_zip(make_function, lam):
-    import io
-    import urllib.request
-    import zipfile
-
     name = make_function()
     for _ in range(2):  # the second URL is signed by the kept client (lambda_code_url_client)
         code = lam.get_function(FunctionName=name)["Code"]

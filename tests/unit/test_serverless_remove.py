@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,8 +18,9 @@ class FakeCloudFormation:
 
 
 @pytest.fixture
-def failing_framework(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+def failing_framework(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[str]:
     deleted: list[str] = []
+    monkeypatch.setattr(sls, "outputs_file", lambda stage: tmp_path / f"outputs-{stage}.json")
     monkeypatch.setattr(sls, "stack_exists", lambda name: True)
     monkeypatch.setattr(sls, "ensure_cli", lambda: None)
     monkeypatch.setattr(sls.st, "client", lambda service: FakeCloudFormation())
