@@ -20,8 +20,12 @@ event to the poller):
   in the queue). An empty poll that came back without waiting (under ``MIN_WAIT_S``, e.g. a
   queue shut down) raises ``EmptyPollResultsException`` as before: the worker backs off, never a
   busy loop. Errors propagate to the worker's error backoff as before;
-- processing is LocalStack's: FIFO batches split by group (sqs_fifo_group_concurrency runs the
-  groups in parallel), filters, ReportBatchItemFailures, deletes;
+- each poll is LocalStack's own ``poll_events`` with the poller's client wrapped, so processing
+  stays LocalStack's: mini-batches, FIFO batches split by group (sqs_fifo_group_concurrency runs
+  the groups in parallel), filters, ReportBatchItemFailures, deletes;
+- after a poll raised (an error, or an empty poll that did not wait), the first poll that works
+  returns to the worker, so its error and empty-poll backoffs are reset as after any successful
+  ``poll_events`` (then it waits its poll interval once, 1 s);
 - stopping: a mapping that is disabled, updated or deleted stops its worker, whose stop event
   ends the loop after the poll in flight. That poll may still return messages (up to
   ``IDLE_POLL_S`` after the stop): they are made visible again at once
@@ -38,7 +42,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 from .registry import HostPatch, patch_function
@@ -49,10 +53,9 @@ ESM = "localstack.services.lambda_.event_source_mapping"
 LONG_POLL_S = 20  # ReceiveMessage's maximum WaitTimeSeconds
 IDLE_POLL_S = 5  # without a batching window: how long a stopped mapping's last poll may stay open
 MIN_WAIT_S = 0.2  # an empty poll back sooner did not wait: the worker's backoff applies
-MAX_RECEIVE = 10  # ReceiveMessage's MaxNumberOfMessages limit (LocalStack's override: more)
-MINI_BATCH = 2500  # LocalStack's split of a large batch (the 6 MB invoke payload)
 VISIBILITY_BATCH = 10  # ChangeMessageVisibilityBatch's entry limit
 _STOP = "_hostmode_stop_event"
+_RECOVERING = "_hostmode_poll_raised"
 
 
 def wait_seconds(window: int) -> int:
@@ -60,74 +63,53 @@ def wait_seconds(window: int) -> int:
     return IDLE_POLL_S if window <= 0 else min(window, LONG_POLL_S)
 
 
-def receive(poller: Any) -> list[dict]:
-    """One ReceiveMessage of ``poller``'s mapping (LocalStack's parameters, a long wait)."""
-    window = poller.maximum_batching_window or 0
-    response = poller.source_client.receive_message(
-        QueueUrl=poller.queue_url,
-        MaxNumberOfMessages=min(poller.batch_size, MAX_RECEIVE),
-        WaitTimeSeconds=wait_seconds(window),
-        MessageAttributeNames=["All"],
-        MessageSystemAttributeNames=["All"],
-        # LocalStack's client hooks (SqsPoller._register_client_hooks) turn these into its
-        # override headers: more than 10 messages, a window over 20 s
-        sqs_override_max_message_count=poller.batch_size,
-        sqs_override_wait_time_seconds=window,
-    )
-    return response.get("Messages") or []
-
-
-def by_group(messages: list[dict]) -> Iterator[list[dict]]:
-    """A FIFO batch split by MessageGroupId, groups in order of first appearance."""
-    groups: dict[str, list[dict]] = {}
-    for message in messages:
-        groups.setdefault(message["Attributes"]["MessageGroupId"], []).append(message)
-    return iter(groups.values())
-
-
-def process(poller: Any, messages: list[dict]) -> None:
-    """What LocalStack's poll_events does with a batch it received."""
-    for start in range(0, len(messages), MINI_BATCH):
-        batch = messages[start:start + MINI_BATCH]
-        try:
-            if poller.is_fifo_queue:
-                for group in by_group(batch):
-                    poller.handle_messages(group)
-            else:
-                poller.handle_messages(batch)
-        except Exception as e:
-            LOG.warning("Polling or batch processing failed: %s", e,
-                        exc_info=LOG.isEnabledFor(logging.DEBUG))
-
-
-def release(poller: Any, messages: list[dict]) -> None:
+def release(client: Any, queue_url: str, messages: list[dict]) -> None:
     """Make messages received after the mapping stopped visible again, uninvoked."""
     for start in range(0, len(messages), VISIBILITY_BATCH):
         entries = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
                    for i, m in enumerate(messages[start:start + VISIBILITY_BATCH])]
         try:
-            poller.source_client.change_message_visibility_batch(
-                QueueUrl=poller.queue_url, Entries=entries)
+            client.change_message_visibility_batch(QueueUrl=queue_url, Entries=entries)
         except Exception as e:  # the queue may be gone: its messages with it
-            LOG.debug("could not release %d messages of %s: %s", len(entries),
-                      poller.queue_url, e)
+            LOG.debug("could not release %d messages of %s: %s", len(entries), queue_url, e)
 
 
-def consume(poller: Any, stop: threading.Event, empty_error: Callable[[], Exception],
-            clock: Callable[[], float] = time.monotonic) -> None:
-    """Long-poll and process until ``stop`` is set. Raises ``empty_error()`` after an empty
-    poll that did not wait (the caller backs off), and whatever a receive raises."""
+class LongPollClient:
+    """A poller's SQS client whose ReceiveMessage long-polls; what a poll brings back after the
+    mapping stopped is released and reported as nothing. Everything else is the client's."""
+
+    def __init__(self, client: Any, window: Callable[[], int], stop: threading.Event) -> None:
+        self._client, self._window, self._stop = client, window, stop
+
+    def receive_message(self, **kwargs: Any) -> dict:
+        kwargs["WaitTimeSeconds"] = wait_seconds(self._window())
+        response = self._client.receive_message(**kwargs)
+        if self._stop.is_set():
+            release(self._client, kwargs["QueueUrl"], response.get("Messages") or [])
+            return {}
+        return response
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+
+def consume(poll_once: Callable[[], None], stop: threading.Event, empty: type[Exception],
+            recovering: bool = False, clock: Callable[[], float] = time.monotonic) -> None:
+    """Run ``poll_once`` (it raises ``empty`` on an empty poll) until ``stop`` is set, with no
+    wait in between. Raises ``empty`` after an empty poll that did not wait (the worker backs
+    off) and whatever a poll raises; when ``recovering`` (the last call raised), returns after
+    the first poll that works so that the worker resets its backoffs."""
     while not stop.is_set():
         started = clock()
-        messages = receive(poller)
-        if stop.is_set():
-            release(poller, messages)
+        try:
+            poll_once()
+        except empty:
+            if stop.is_set():
+                return
+            if clock() - started < MIN_WAIT_S:
+                raise
+        if recovering:
             return
-        if messages:
-            LOG.debug("Polled %d events from %s", len(messages), poller.source_arn)
-            process(poller, messages)
-        elif clock() - started < MIN_WAIT_S:
-            raise empty_error()
 
 
 def _long_polls(poll_events: Any, self: Any) -> None:
@@ -138,8 +120,16 @@ def _long_polls(poll_events: Any, self: Any) -> None:
         EmptyPollResultsException,
     )
 
-    consume(self, stop, lambda: EmptyPollResultsException(service="sqs",
-                                                          source_arn=self.source_arn))
+    if not isinstance(self.source_client, LongPollClient):
+        self.source_client = LongPollClient(
+            self.source_client, lambda: self.maximum_batching_window or 0, stop)
+    try:
+        consume(lambda: poll_events(self), stop, EmptyPollResultsException,
+                recovering=getattr(self, _RECOVERING, False))
+    except Exception:
+        setattr(self, _RECOVERING, True)
+        raise
+    setattr(self, _RECOVERING, False)
 
 
 def _loop_with_stop_event(poller_loop: Any, self: Any, *args: Any, **kwargs: Any) -> Any:
