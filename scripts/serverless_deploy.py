@@ -203,13 +203,8 @@ def deploy(stage: str = DEFAULT_STAGE, service_dir: Path = ROOT) -> dict[str, An
     return {**outputs, "_seconds": f"{time.monotonic() - t0:.1f}"}
 
 
-def remove(stage: str = DEFAULT_STAGE, service_dir: Path = ROOT) -> str:
-    name = stack_name(stage)
-    if not stack_exists(name):
-        return f"stack {name} does not exist: nothing to remove"
-    ensure_cli()
-    resources = st.client("cloudformation").describe_stack_resources(StackName=name)
-    code = run_framework("remove", stage, service_dir)
+def finish_local_remove(name: str, code: int, resources: list[dict[str, Any]]) -> None:
+    """What LocalStack's stack deletion leaves to do after `serverless remove` exited ``code``."""
     if code != 0:
         # LocalStack reports DELETE_FAILED for one resource while it goes on deleting the
         # others (after a failed update: a schedule rule whose target it no longer resolves),
@@ -222,8 +217,21 @@ def remove(stage: str = DEFAULT_STAGE, service_dir: Path = ROOT) -> str:
         except DeployError as e:
             raise DeployError(f"serverless remove exited {code} (its error is above); {e}"
                               ) from None
-    for leftover in sweep(resources["StackResources"]):
+    for leftover in sweep(resources):
         log(f"deleted {leftover}: the stack's deletion left it behind")
+
+
+def remove(stage: str = DEFAULT_STAGE, service_dir: Path = ROOT) -> str:
+    name = stack_name(stage)
+    if not stack_exists(name):
+        return f"stack {name} does not exist: nothing to remove"
+    ensure_cli()
+    resources = st.client("cloudformation").describe_stack_resources(StackName=name)
+    code = run_framework("remove", stage, service_dir)
+    if endpoint.is_local():
+        finish_local_remove(name, code, resources["StackResources"])
+    elif code != 0:  # against AWS the Framework's word is final (and Retain'd resources stay)
+        raise DeployError(f"serverless remove exited {code} (its error is above)")
     outputs_file(stage).unlink(missing_ok=True)
     return f"stack {name} removed"
 

@@ -25,6 +25,7 @@ def failing_framework(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[s
     monkeypatch.setattr(sls, "ensure_cli", lambda: None)
     monkeypatch.setattr(sls.st, "client", lambda service: FakeCloudFormation())
     monkeypatch.setattr(sls, "run_framework", lambda *args: 1)
+    monkeypatch.setattr(sls.endpoint, "is_local", lambda endpoint=None: True)
     monkeypatch.setattr(sls, "delete_stack", deleted.append)
     return deleted
 
@@ -56,3 +57,15 @@ def test_a_stack_that_cannot_be_deleted_is_an_error(
 
     with pytest.raises(DeployError, match="serverless remove exited 1.*could not delete"):
         sls.remove("s1")
+
+
+def test_against_aws_a_failed_remove_is_an_error_with_no_local_fallback(
+        failing_framework: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sls.endpoint, "is_local", lambda endpoint=None: False)
+    waited: list[str] = []
+    monkeypatch.setattr(sls, "wait_deleted", waited.append)
+    monkeypatch.setattr(sls, "sweep", lambda resources: pytest.fail("swept on AWS"))
+
+    with pytest.raises(DeployError, match="serverless remove exited 1"):
+        sls.remove("s1")
+    assert waited == [] and failing_framework == []
