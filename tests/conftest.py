@@ -5,7 +5,8 @@ probe, ...) are in tests/integration/conftest.py; tests/unit/conftest.py blocks 
   Uses whatever answers on AWS_ENDPOINT_URL (default http://127.0.0.1:4566); otherwise starts
   host mode with ``scripts/hostmode.py up`` on that port and stops it at session end (only if this
   session started it). Applied automatically to every test marked ``integration`` or living
-  under tests/integration, so unit tests never start LocalStack.
+  under tests/integration, so unit tests never start LocalStack. Under xdist the controller
+  starts it in the background and unit tests run meanwhile (tests/xdist_schedule.py).
 - ``aws_client``: factory ``aws_client("sqs")`` -> boto3 client bound to the endpoint.
 - ``wait_until``: ``wait_until(predicate, timeout=10, interval=0.1, message=...)`` polls against
   a deadline and returns the first truthy value; a predicate may also raise AssertionError
@@ -14,11 +15,15 @@ probe, ...) are in tests/integration/conftest.py; tests/unit/conftest.py blocks 
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -44,6 +49,10 @@ _AWS_DEFAULTS = {
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    if not hasattr(config, "workerinput"):  # the xdist controller, or a run without xdist
+        import xdist_schedule
+
+        config.pluginmanager.register(xdist_schedule.DurationRecorder(config))
     for key, value in _AWS_DEFAULTS.items():
         os.environ.setdefault(key, value)
     # no stray profile or config file may redirect boto3 to real AWS
@@ -61,29 +70,14 @@ def _is_integration(item: pytest.Item) -> bool:
         return False
 
 
-# Under pytest-xdist (`make test` runs `-n`), tests that share state run on one worker, in
-# collection order: the deployed app stack with init-aws.sh's data layer, and the Serverless
-# Framework stage. Every other test is scheduled on its own. (Node-id prefixes, not xdist_group
-# marks: pytest-xdist 3.8 drops marks added at collection time.)
-_SHARED_STATE_GROUPS = {
-    "tests/integration/app/": "app-stack",
-    "tests/integration/test_init_aws.py": "app-stack",
-    "tests/integration/serverless/": "serverless-stack",
-}
-
-
 @pytest.hookimpl(optionalhook=True)  # `-p no:xdist` runs without it
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
-    from xdist.scheduler import LoadScopeScheduling
+    # shared-state groups on one worker, longest first (tests/xdist_schedule.py)
+    import xdist_schedule
 
-    class SharedStateScheduling(LoadScopeScheduling):
-        def _split_scope(self, nodeid: str) -> str:
-            for prefix, group in _SHARED_STATE_GROUPS.items():
-                if nodeid.startswith(prefix):
-                    return group
-            return nodeid
-
-    return SharedStateScheduling(config, log)
+    return xdist_schedule.SharedStateScheduling(config, log,
+                                                xdist_schedule.measured_durations(config),
+                                                ready=localstack_settled)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -102,25 +96,44 @@ class _Session:
     url: str | None = None
     error: str | None = None
     started_env: dict[str, str] | None = None
+    starting: threading.Thread | None = None  # the xdist controller's background start
+
+
+# Under xdist the controller starts LocalStack in the background while the workers start,
+# collect and run unit tests (the scheduler holds integration tests back until it is settled);
+# a first start on a fresh clone installs LocalStack (a minute or two). The outcome goes to
+# this file, which the workers wait for before their first integration test.
+_STARTUP_FILE_ENV = "PYTEST_LOCALSTACK_STARTUP_FILE"
 
 
 def _ensure_localstack() -> None:
     """Find or start LocalStack once; remembers the outcome (never raises)."""
     if _Session.url or _Session.error:
         return
+    start = _prepare_localstack()
+    if start is not None:
+        start()
+
+
+def _prepare_localstack() -> Callable[[], None] | None:
+    """Settles everything but the start itself: returns the start, None when there is none."""
     url = endpoint_url()
     # boto3 clients and scripts started by tests find LocalStack through the environment
     os.environ["AWS_ENDPOINT_URL"] = url
     if localstack_health(url) is not None:
         _Session.url = url
-        return
+        return None
     parsed = urlparse(url)
     if parsed.hostname not in ("127.0.0.1", "localhost") or not parsed.port:
         _Session.error = (f"nothing answers {url}/_localstack/health and it is not a local "
                           "port this session could start LocalStack on")
-        return
+        return None
     env = dict(os.environ, LOCALSTACK_PORT=str(parsed.port))
     _Session.started_env = env
+    return lambda: _start_localstack(url, env)
+
+
+def _start_localstack(url: str, env: dict[str, str]) -> None:
     started = time.monotonic()
     try:
         proc = subprocess.run([sys.executable, str(HOSTMODE), "up"], env=env, cwd=str(ROOT),
@@ -135,6 +148,49 @@ def _ensure_localstack() -> None:
     sys.stderr.write(f"\n[conftest] started host-mode LocalStack on {url} in "
                      f"{time.monotonic() - started:.1f}s\n")
     _Session.url = url
+
+
+def _start_in_background() -> None:
+    """The controller's start: the outcome is written to the startup file when settled."""
+    status = Path(tempfile.mkdtemp(prefix="pytest-localstack-")) / "startup.json"
+    os.environ[_STARTUP_FILE_ENV] = str(status)  # before the workers start: they inherit it
+    start = _prepare_localstack()
+
+    def run() -> None:
+        try:
+            if start is not None:
+                start()
+        finally:
+            tmp = status.with_suffix(".tmp")
+            tmp.write_text(json.dumps({"url": _Session.url, "error": _Session.error}))
+            tmp.replace(status)  # whole or absent, never half-written
+
+    _Session.starting = threading.Thread(target=run, name="localstack-start", daemon=True)
+    _Session.starting.start()
+
+
+def localstack_settled() -> bool:
+    """Whether the controller's LocalStack is up or failed (True when it starts none)."""
+    status = os.environ.get(_STARTUP_FILE_ENV)
+    return not status or Path(status).exists()
+
+
+def _await_controller() -> None:
+    """A worker waits for the controller's outcome, then checks LocalStack answers."""
+    if _Session.url or _Session.error:
+        return
+    status = Path(os.environ[_STARTUP_FILE_ENV])
+    try:
+        polling.wait_until(status.exists, timeout=STARTUP_TIMEOUT_S, interval=0.2,
+                           what="the xdist controller's LocalStack start")
+    except TimeoutError as e:
+        _Session.error = str(e)
+        return
+    outcome = json.loads(status.read_text())
+    if outcome["error"]:
+        _Session.error = f"the xdist controller could not start LocalStack: {outcome['error']}"
+    else:
+        _find_started_localstack()
 
 
 def _is_xdist_worker(config: pytest.Config) -> bool:
@@ -155,22 +211,31 @@ def _may_select_integration(config: pytest.Config) -> bool:
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
-    # With xdist one process owns LocalStack: the controller starts it before any worker runs,
-    # and stops it after the last one ended (pytest_sessionfinish).
+    # With xdist one process owns LocalStack: the controller starts it (in the background)
+    # before any worker runs, and stops it after the last one ended (pytest_sessionfinish).
     config = session.config
     if _is_xdist_controller(config) and not config.option.collectonly \
             and _may_select_integration(config):
-        _ensure_localstack()
+        _start_in_background()
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
     # Start before the first test, so a first-run install (a minute or two) does not count
     # against that test's timeout.
     if not session.config.option.collectonly and any(_is_integration(i) for i in session.items):
-        if _is_xdist_worker(session.config):
-            _find_started_localstack()
-        else:
+        if not _is_xdist_worker(session.config):
             _ensure_localstack()
+        elif not os.environ.get(_STARTUP_FILE_ENV):
+            _find_started_localstack()
+
+
+@pytest.hookimpl(tryfirst=True, hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Iterator[None]:
+    # Outside pytest-timeout's timer: waiting for a first-run install is not the test's time.
+    if _is_integration(item) and os.environ.get(_STARTUP_FILE_ENV) \
+            and _is_xdist_worker(item.config):
+        _await_controller()
+    yield
 
 
 def _find_started_localstack() -> None:
@@ -185,6 +250,10 @@ def _find_started_localstack() -> None:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if _Session.starting is not None:  # an interrupted session: let the start settle first
+        _Session.starting.join(STARTUP_TIMEOUT_S)
+        _Session.starting = None
+        shutil.rmtree(Path(os.environ[_STARTUP_FILE_ENV]).parent, ignore_errors=True)
     if _Session.started_env is not None:
         subprocess.run([sys.executable, str(HOSTMODE), "down"], env=_Session.started_env,
                        cwd=str(ROOT), capture_output=True, text=True, timeout=120)
@@ -194,7 +263,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 @pytest.fixture(scope="session")
 def localstack() -> str:
     """Endpoint URL of a running LocalStack; started in host mode if nothing answers."""
-    _ensure_localstack()
+    if os.environ.get(_STARTUP_FILE_ENV) and _Session.starting is None:  # an xdist worker
+        _await_controller()
+    else:
+        _ensure_localstack()
     if _Session.error:
         pytest.fail(_Session.error, pytrace=False)
     assert _Session.url
