@@ -2,9 +2,10 @@
 
     python scripts/data_layer.py apply [--spec PATH]
 
-init-aws.sh runs `apply` on every `make up`. It needs only the standard library and boto3, so
-LocalStack's own interpreter runs it (host mode: .localstack/venv; Docker: the image's venv),
-and so does the project's .venv. Idempotent: an existing resource is kept ("exists"), an
+init-aws.sh runs `apply` on every `make up`; in host mode the launcher's ready.d hook calls
+`run_in_localstack` inside LocalStack's interpreter instead. It needs only the standard library
+and boto3, so LocalStack's own interpreter runs it (Docker: the image's venv), and so does the
+project's .venv. Idempotent: an existing resource is kept ("exists"), an
 idempotency TTL is enabled once, live inventory stock is never overwritten, and queues left
 with other attributes are brought to the specified ones.
 
@@ -21,7 +22,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import service_warmup
 
@@ -58,8 +59,15 @@ class ApplyError(Exception):
     """A resource could not be created for a reason no AWS call reported."""
 
 
+# where run_in_localstack keeps the output too (the launcher shows it when init fails)
+_log_copy: list[TextIO] = []
+
+
 def log(msg: str) -> None:
-    print(f"[data-layer] {msg}", file=sys.stderr, flush=True)
+    line = f"[data-layer] {msg}"
+    print(line, file=sys.stderr, flush=True)
+    for out in _log_copy:
+        print(line, file=out, flush=True)
 
 
 def load_spec(path: Path = SPEC_FILE) -> Spec:
@@ -280,24 +288,57 @@ def warm_services(spec: Spec, url: str) -> threading.Thread:
     return thread
 
 
-def localstack_client_factory() -> Callable[[str], Any]:
-    """boto3 clients for AWS_ENDPOINT_URL (else LocalStack on LOCALSTACK_PORT), one per service."""
-    from endpoint import endpoint_url, region
-
+def localstack_client_factory(url: str, region_name: str) -> Callable[[str], Any]:
+    """boto3 clients for the endpoint `url`, one per service."""
     session = boto3.session.Session(
         aws_access_key_id=os.environ.get("AWS_ACCESS_KEY_ID") or "test",
         aws_secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY") or "test",
-        region_name=region(),
+        region_name=region_name,
     )
     clients: dict[str, Any] = {}
 
     def client(service: str) -> Any:
         # one client per service: creating one costs ~50 ms of CPU (its model, its endpoints)
         if service not in clients:
-            clients[service] = session.client(service, endpoint_url=endpoint_url())
+            clients[service] = session.client(service, endpoint_url=url)
         return clients[service]
 
     return client
+
+
+def apply(spec: Spec, url: str, region_name: str, local: bool = True) -> int:
+    """Create the spec's resources at `url`; 0 when all exist afterwards, else 1."""
+    if local:
+        warm_services(spec, url)
+    if not import_boto3():
+        log(f"boto3 is not installed for {sys.executable}: run this with LocalStack's "
+            "interpreter (.localstack/venv/bin/python) or the project's .venv")
+        return 1
+    log(f"creating resources in {url}")
+    failed = Applier(spec, localstack_client_factory(url, region_name)).apply()
+    if failed:
+        log(f"{failed} resource(s) could not be created (see above)")
+        return 1
+    log("done")
+    return 0
+
+
+def run_in_localstack(spec_path: Path, url: str, log_path: Path) -> int:
+    """`apply` inside LocalStack's own interpreter: host mode's ready.d hook (a .py script
+    LocalStack exec()s) calls this instead of running init-aws.sh. LocalStack has boto3 and
+    botocore imported already; a python of its own for init-aws.sh cost ~0.6-0.9 CPU-s (start,
+    boto3 and awscrt imports, clients) on 2 cores that LocalStack needs for the services the init
+    loads. The output goes to LocalStack's log and to `log_path`, as init-aws.sh's did."""
+    with open(log_path, "w", encoding="utf-8") as out:
+        _log_copy.append(out)
+        try:
+            region_name = os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+            return apply(load_spec(spec_path), url, region_name)
+        except Exception as e:  # noqa: BLE001 -- reported like any failed resource
+            log(f"FAILED: {type(e).__name__}: {e}")
+            return 1
+        finally:
+            _log_copy.remove(out)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -305,22 +346,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("command", choices=["apply"])
     ap.add_argument("--spec", type=Path, default=SPEC_FILE)
     args = ap.parse_args(argv)
-    from endpoint import endpoint_url, is_local
+    from endpoint import endpoint_url, is_local, region
 
-    spec = load_spec(args.spec)
-    if is_local():
-        warm_services(spec, endpoint_url())
-    if not import_boto3():
-        log(f"boto3 is not installed for {sys.executable}: run this with LocalStack's "
-            "interpreter (.localstack/venv/bin/python) or the project's .venv")
-        return 1
-    log(f"creating resources in {endpoint_url()}")
-    failed = Applier(spec, localstack_client_factory()).apply()
-    if failed:
-        log(f"{failed} resource(s) could not be created (see above)")
-        return 1
-    log("done")
-    return 0
+    return apply(load_spec(args.spec), endpoint_url(), region(), local=is_local())
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,15 +14,57 @@ from launcher.console import HostmodeError
 
 
 def test_prepare_filesystem_installs_init_hook(home: Path) -> None:
+    # init-aws.sh's hook is a .py script: LocalStack exec()s it in its own interpreter
+    host_backend.prepare_filesystem()
+    hook = config.fs_root() / "etc" / "localstack" / "init" / "ready.d" / "init-aws.sh.py"
+    assert hook.exists()
+    text = hook.read_text()
+    assert str(config.ROOT / "scripts" / "data_layer.py") in text
+    assert str(config.DATA_LAYER_SPEC) in text
+    assert "http://127.0.0.1:4599" in text
+    compile(text, str(hook), "exec")
+    # idempotent
+    host_backend.prepare_filesystem()
+    assert sorted(p.name for p in hook.parent.iterdir()) == ["init-aws.sh.py"]
+
+
+@pytest.mark.parametrize("env", [{"HOSTMODE_INIT_IN_PROCESS": "0"},
+                                 {"DATA_LAYER_PYTHON": "/usr/bin/python3"}])
+def test_init_hook_runs_init_aws_sh_itself_when_opted_out(
+    home: Path, monkeypatch: pytest.MonkeyPatch, env: dict[str, str]
+) -> None:
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
     host_backend.prepare_filesystem()
     hook = config.fs_root() / "etc" / "localstack" / "init" / "ready.d" / "init-aws.sh"
     assert hook.exists() and os.access(hook, os.X_OK)
     text = hook.read_text()
     assert str(config.INIT_SCRIPT) in text
     assert "http://127.0.0.1:4599" in text
-    # idempotent
-    host_backend.prepare_filesystem()
     assert sorted(p.name for p in hook.parent.iterdir()) == ["init-aws.sh"]
+
+
+def test_the_in_process_init_hook_records_a_failure_for_the_launcher(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN the in-process hook, and a data-layer spec that cannot be read
+    monkeypatch.setattr(config, "DATA_LAYER_SPEC", home / "missing.json")
+    config.run_dir().mkdir(parents=True)
+    config.init_done_file().write_text("0\n")  # a previous run's
+    host_backend.prepare_filesystem()
+    exited = host_backend.HostBackend().init_script_exited()
+    assert exited is not None and not exited()
+    hook = config.fs_root() / "etc" / "localstack" / "init" / "ready.d" / "init-aws.sh.py"
+
+    # WHEN LocalStack runs it (its PythonScriptRunner: exec with fresh globals)
+    path_before = list(sys.path)
+    with pytest.raises(RuntimeError, match="init-aws.sh"):
+        exec(hook.read_bytes(), {})
+
+    # THEN LocalStack sees an error, the launcher's file the status, the log the reason
+    assert exited() and config.init_done_file().read_text().strip() == "1"
+    assert "missing.json" in config.init_log_file().read_text()
+    assert sys.path == path_before
 
 
 def test_init_script_override(home: Path, tmp_path: Path,
