@@ -8,13 +8,16 @@ suite or a demo touched keeps a ~55 MB process that long. When the environments'
 exceeds the budget, or the machine runs short of available memory, idle environments are stopped
 until the budget holds again: a function's extra ones first, then functions' last ones, each
 group least recently used first. Busy ones are
-never touched; one idle for less than `min_idle_s` neither (a function between two invocations
-of a burst would only start again).
+never touched; a function's last one idle for less than `min_idle_s` (5 s) neither, nor an extra
+one idle for less than `extra_min_idle_s` (1 s): a function between two invocations of a burst
+would only start again. Extras go sooner because only concurrency needs them: the demo's
+concurrent flows left ~5 extras (~300 MB) that the instant after it were all still inside 5 s.
 
 HOSTMODE_LAMBDA_MEMORY_BUDGET_MB: the budget for all environments' RSS (default 768, one
 environment for each of the app's 17 functions: with 512, the environments a demo had just used
 were stopped within seconds, and the next request to each was a cold start); 0 turns
-reclaiming off (LocalStack's keepalive alone decides).
+reclaiming off (LocalStack's keepalive alone decides). HOSTMODE_LAMBDA_EXTRA_MIN_IDLE_S: how long
+an extra environment stays at least (default 1; 5 as before this knob).
 """
 
 from __future__ import annotations
@@ -28,9 +31,11 @@ from dataclasses import dataclass
 LOG = logging.getLogger(__name__)
 
 BUDGET_ENV = "HOSTMODE_LAMBDA_MEMORY_BUDGET_MB"
+EXTRA_IDLE_ENV = "HOSTMODE_LAMBDA_EXTRA_MIN_IDLE_S"
 DEFAULT_BUDGET_MB = 768
 MIN_IDLE_S = 5.0
-INTERVAL_S = 2.0
+EXTRA_MIN_IDLE_S = 1.0
+INTERVAL_S = 1.0
 # below this much available memory (or this share of it) the machine is short: reclaim as well
 LOW_WATER_KIB = 512 * 1024
 LOW_WATER_SHARE = 0.05
@@ -49,6 +54,19 @@ def budget_kib_from_env(environ: dict[str, str]) -> int:
     if value < 0:
         raise ValueError(f"{BUDGET_ENV} must be 0 (off) or positive, got {value}")
     return value * 1024
+
+
+def extra_min_idle_from_env(environ: dict[str, str]) -> float:
+    raw = environ.get(EXTRA_IDLE_ENV, "").strip()
+    if not raw:
+        return EXTRA_MIN_IDLE_S
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{EXTRA_IDLE_ENV} must be a number of seconds, got {raw!r}") from None
+    if value < 0:
+        raise ValueError(f"{EXTRA_IDLE_ENV} must be 0 or more, got {value}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -76,7 +94,7 @@ def system_shortfall_kib(meminfo: str) -> int:
 
 def to_stop(
     environments: Iterable[Environment], budget_kib: int, shortfall_kib: int = 0,
-    min_idle_s: float = MIN_IDLE_S,
+    min_idle_s: float = MIN_IDLE_S, extra_min_idle_s: float = EXTRA_MIN_IDLE_S,
 ) -> list[Hashable]:
     """The idle environments to stop until the RSS fits the budget and the shortfall is made
     up: first those whose function keeps another environment, then functions' last ones, each
@@ -85,7 +103,8 @@ def to_stop(
     environments = list(environments)
     excess = max(sum(e.rss_kib for e in environments) - budget_kib, shortfall_kib)
     idle = sorted(
-        (e for e in environments if e.idle_s is not None and e.idle_s >= min_idle_s),
+        (e for e in environments
+         if e.idle_s is not None and e.idle_s >= min(min_idle_s, extra_min_idle_s)),
         key=lambda e: -e.idle_s,
     )
     left = Counter(e.function for e in environments if e.function is not None)
@@ -98,6 +117,8 @@ def to_stop(
                 continue
             if extras_only and left[environment.function] <= 1:
                 continue  # unknown function (count 0) or its last environment: second round
+            if environment.idle_s < (extra_min_idle_s if extras_only else min_idle_s):
+                continue
             chosen.append(environment.key)
             excess -= environment.rss_kib
             left[environment.function] -= 1
@@ -119,8 +140,10 @@ class Reclaimer:
     def __init__(
         self, budget_kib: int, snapshot: Callable[[], list[Environment]],
         stop: Callable[[Hashable], None], meminfo: Callable[[], str] = read_meminfo,
+        extra_min_idle_s: float = EXTRA_MIN_IDLE_S,
     ) -> None:
         self.budget_kib = budget_kib
+        self.extra_min_idle_s = extra_min_idle_s
         self._snapshot = snapshot
         self._stop = stop
         self._meminfo = meminfo
@@ -141,7 +164,8 @@ class Reclaimer:
 
     def check(self) -> int:
         """One round: stop what must go; returns how many were stopped."""
-        chosen = to_stop(self._snapshot(), self.budget_kib, system_shortfall_kib(self._meminfo()))
+        chosen = to_stop(self._snapshot(), self.budget_kib, system_shortfall_kib(self._meminfo()),
+                         extra_min_idle_s=self.extra_min_idle_s)
         for key in chosen:
             try:
                 self._stop(key)

@@ -196,6 +196,20 @@ def test_a_functions_extra_environments_go_before_any_functions_last_one():
     assert to_stop(envs, budget_kib=0) == ["api-1", "api-2", "orders-only", "mail-only"]
 
 
+def test_a_functions_extra_environment_goes_after_1s_idle_its_last_one_after_5s():
+    envs = [
+        Environment("api-last", 60 * MB, 2.0, "api"),
+        Environment("api-extra", 60 * MB, 1.5, "api"),
+        Environment("api-extra-fresh", 60 * MB, 0.5, "api"),
+        Environment("mail-only", 60 * MB, 3.0, "mail"),
+    ]
+    # far over budget, all released within 5 s: only the extras idle >= 1 s go (api keeps its
+    # longest idle one as its last: any of its environments would serve the next request)
+    assert to_stop(envs, budget_kib=0) == ["api-last", "api-extra"]
+    # within the budget, nothing goes however long the extras have been idle
+    assert to_stop(envs, budget_kib=240 * MB) == []
+
+
 def test_a_machine_short_of_memory_reclaims_within_budget_too():
     meminfo = "MemTotal:       8000000 kB\nMemFree:  1000 kB\nMemAvailable:     100000 kB\n"
     shortfall = reclaim.system_shortfall_kib(meminfo)
