@@ -8,6 +8,7 @@ them all, also when LocalStack died and left orphans (see ``host_processes``).
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -69,12 +70,25 @@ if status:
 """
 
 
+# init-aws.sh's commands as shipped (comments and blank lines aside): the in-process hook does
+# what they do. An edited init-aws.sh runs as a script again, so what a user adds to it runs;
+# a unit test fails when this and the file drift apart.
+SHIPPED_INIT_COMMANDS_SHA256 = "cb2398e595dc18a831644ee8adac4ba92d3c40fc62c730d301cccf6b84677822"
+
+
+def init_commands_digest(script: Path) -> str:
+    lines = (line.strip() for line in script.read_text(encoding="utf-8").splitlines())
+    commands = "\n".join(line for line in lines if line and not line.startswith("#"))
+    return hashlib.sha256(commands.encode()).hexdigest()
+
+
 def init_in_process(script: Path) -> bool:
     """Whether the ready.d hook runs the data layer in LocalStack's interpreter (INIT_WRAPPER_PY):
-    for init-aws.sh itself, unless HOSTMODE_INIT_IN_PROCESS=0 or DATA_LAYER_PYTHON names
-    another interpreter for it."""
+    for init-aws.sh itself with its shipped commands, unless HOSTMODE_INIT_IN_PROCESS=0 or
+    DATA_LAYER_PYTHON names another interpreter for it."""
     return (script == config.INIT_SCRIPT and not os.environ.get("DATA_LAYER_PYTHON")
-            and os.environ.get("HOSTMODE_INIT_IN_PROCESS", "1").strip() not in ("0", "false"))
+            and os.environ.get("HOSTMODE_INIT_IN_PROCESS", "1").strip() not in ("0", "false")
+            and init_commands_digest(script) == SHIPPED_INIT_COMMANDS_SHA256)
 
 
 def _sh_quote(s: str) -> str:

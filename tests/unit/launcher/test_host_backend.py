@@ -44,6 +44,27 @@ def test_init_hook_runs_init_aws_sh_itself_when_opted_out(
     assert sorted(p.name for p in hook.parent.iterdir()) == ["init-aws.sh"]
 
 
+def test_the_in_process_hook_does_what_the_shipped_init_aws_sh_does() -> None:
+    # init-aws.sh changed: make INIT_WRAPPER_PY do what it now does, then update the digest
+    assert host_backend.init_commands_digest(config.INIT_SCRIPT) \
+        == host_backend.SHIPPED_INIT_COMMANDS_SHA256
+
+
+def test_an_edited_init_aws_sh_runs_as_a_script(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    edited = tmp_path / "init-aws.sh"
+    edited.write_text("# a comment of the user's\n" + config.INIT_SCRIPT.read_text())
+    monkeypatch.setattr(config, "INIT_SCRIPT", edited)
+    assert host_backend.init_in_process(edited)  # comments alone change nothing
+    edited.write_text(config.INIT_SCRIPT.read_text() + "awslocal sns create-topic --name t\n")
+    assert not host_backend.init_in_process(edited)
+    host_backend.prepare_filesystem()
+    ready_d = config.fs_root() / "etc" / "localstack" / "init" / "ready.d"
+    assert sorted(p.name for p in ready_d.iterdir()) == ["init-aws.sh"]
+    assert str(edited) in (ready_d / "init-aws.sh").read_text()
+
+
 def test_the_in_process_init_hook_records_a_failure_for_the_launcher(
     home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
