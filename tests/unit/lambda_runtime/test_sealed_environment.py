@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from launcher import config
@@ -40,9 +42,13 @@ def test_what_localstack_and_interpreters_need_passes(caller_env) -> None:
     assert env["ORDERS_QUEUE"] == "my-orders"  # init-aws.sh creates the queue by that name
 
 
-def test_localstacks_own_config_names_pass() -> None:
+def test_localstacks_own_config_names_pass(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the list is read from the installed source (tests/integration/test_launcher_config.py
+    # reads the real one); here a config.py of LocalStack's shape
+    source = tmp_path / "lib" / "python3.13" / "site-packages" / "localstack" / "config.py"
+    source.parent.mkdir(parents=True)
+    source.write_text('DEBUG = 0\nCONFIG_ENV_VARS = [\n    "DEBUG",\n    "GATEWAY_LISTEN",\n]\n')
+    monkeypatch.setattr(config, "LS_VENV", tmp_path)
     names = config.localstack_config_names()
-    if not names:
-        pytest.skip("LocalStack is not installed here")
-    assert "DEBUG" in names
+    assert names == {"DEBUG", "GATEWAY_LISTEN"}
     assert config.passed_env({"DEBUG": "1", "OTHER": "x"}, names) == {"DEBUG": "1"}
