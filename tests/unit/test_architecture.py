@@ -75,7 +75,7 @@ def test_function_runtime_imports_only_stdlib_and_itself(path: Path) -> None:
     "name",
     [
         "process", "spares", "launch", "sandbox", "reports", "interpreters", "hot_reload",
-        "admission", "reclaim",
+        "admission", "reclaim", "knobs",
     ],
 )
 def test_process_engine_does_not_import_localstack(name: str) -> None:

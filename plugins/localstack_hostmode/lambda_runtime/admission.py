@@ -29,6 +29,8 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
+from .knobs import non_negative
+
 LIMIT_ENV = "HOSTMODE_LAMBDA_MAX_ENVIRONMENTS"
 STALL_ENV = "HOSTMODE_LAMBDA_ENVIRONMENT_STALL_S"
 DEFAULT_STALL_S = 2.0
@@ -44,26 +46,14 @@ def default_limit() -> int:
 
 
 def limit_from_env(environ: dict[str, str] | None = None) -> int:
-    """The configured bound; 0 means none. Bad values are a clear error, not a silent default."""
-    raw = (environ if environ is not None else os.environ).get(LIMIT_ENV, "").strip()
-    if not raw:
-        return default_limit()
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValueError(f"{LIMIT_ENV} must be a whole number (0: no bound), got {raw!r}") from None
-    if value < 0:
-        raise ValueError(f"{LIMIT_ENV} must be 0 (no bound) or positive, got {value}")
-    return value
+    """The configured bound; 0 means none."""
+    return int(non_negative(os.environ if environ is None else environ, LIMIT_ENV,
+                            default_limit(), what="0 (no bound) or a positive whole number"))
 
 
 def stall_from_env(environ: dict[str, str] | None = None) -> float:
-    raw = (environ if environ is not None else os.environ).get(STALL_ENV, "").strip()
-    try:
-        value = float(raw) if raw else DEFAULT_STALL_S
-    except ValueError:
-        raise ValueError(f"{STALL_ENV} must be a number of seconds, got {raw!r}") from None
-    return max(0.0, value)
+    return non_negative(os.environ if environ is None else environ, STALL_ENV, DEFAULT_STALL_S,
+                        kind=float, what="0 or more seconds")
 
 
 class Start:

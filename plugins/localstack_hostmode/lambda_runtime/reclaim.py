@@ -28,6 +28,8 @@ from collections import Counter
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 
+from .knobs import non_negative
+
 LOG = logging.getLogger(__name__)
 
 BUDGET_ENV = "HOSTMODE_LAMBDA_MEMORY_BUDGET_MB"
@@ -42,31 +44,14 @@ LOW_WATER_SHARE = 0.05
 
 
 def budget_kib_from_env(environ: dict[str, str]) -> int:
-    raw = environ.get(BUDGET_ENV, "").strip()
-    if not raw:
-        return DEFAULT_BUDGET_MB * 1024
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValueError(
-            f"{BUDGET_ENV} must be a whole number of MB (0: off), got {raw!r}"
-        ) from None
-    if value < 0:
-        raise ValueError(f"{BUDGET_ENV} must be 0 (off) or positive, got {value}")
-    return value * 1024
+    mb = non_negative(environ, BUDGET_ENV, DEFAULT_BUDGET_MB,
+                      what="0 (off) or a whole number of MB")
+    return int(mb) * 1024
 
 
 def extra_min_idle_from_env(environ: dict[str, str]) -> float:
-    raw = environ.get(EXTRA_IDLE_ENV, "").strip()
-    if not raw:
-        return EXTRA_MIN_IDLE_S
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ValueError(f"{EXTRA_IDLE_ENV} must be a number of seconds, got {raw!r}") from None
-    if value < 0:
-        raise ValueError(f"{EXTRA_IDLE_ENV} must be 0 or more, got {value}")
-    return value
+    return non_negative(environ, EXTRA_IDLE_ENV, EXTRA_MIN_IDLE_S, kind=float,
+                        what="0 or more seconds")
 
 
 @dataclass(frozen=True)

@@ -271,3 +271,12 @@ def test_a_release_wakes_the_first_waiter_only_and_a_stop_wakes_them_all():
     for thread in threads:
         thread.join(LIMIT_S)
     assert [n for n, _ in got] == [0, 1, 2]
+
+
+@pytest.mark.parametrize("raw", ["soon", "-0.5"])
+def test_a_bad_seconds_knob_is_an_error_that_names_it(raw: str) -> None:
+    with pytest.raises(ValueError, match=f"{admission.STALL_ENV} must be 0 or more seconds"):
+        admission.stall_from_env({admission.STALL_ENV: raw})
+    with pytest.raises(ValueError, match=f"{reclaim.EXTRA_IDLE_ENV} must be 0 or more seconds"):
+        reclaim.extra_min_idle_from_env({reclaim.EXTRA_IDLE_ENV: raw})
+    assert admission.stall_from_env({admission.STALL_ENV: " 0.25 "}) == 0.25
