@@ -5,6 +5,7 @@ failure stops the rest and is raised."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 
 import pytest
@@ -134,6 +135,40 @@ def test_a_resource_waiting_for_the_failed_one_is_not_deployed() -> None:
         deploy_concurrently(executor, nodes, workers=2)
 
     assert executor.deployed == []
+
+
+def test_a_resource_whose_visit_raised_is_not_deployed_again_by_a_waiting_thread() -> None:
+    calls: list[str] = []
+    fn_a_started = threading.Event()
+    mapping_waits = threading.Event()
+
+    def work(node: Node) -> None:
+        calls.append(node.name)
+        if node.name == "FnA":
+            fn_a_started.set()
+            assert mapping_waits.wait(5)
+            raise RuntimeError("FnA failed after CreateFunction")
+
+    nodes = [Node("FnA"), Node("MappingA", "FnA")]
+    executor = FakeExecutor(nodes, work)
+    original = executor.visit
+
+    def visit(node: Node) -> str:
+        if node.name == "MappingA":
+            assert fn_a_started.wait(5)  # FnA is being deployed by the other thread
+        elif fn_a_started.is_set():
+            mapping_waits.set()  # the mapping's thread is about to wait for FnA's lock
+        try:
+            return original(node)
+        except RuntimeError:
+            time.sleep(0.2)  # FnA's lock is free, its failure not yet back in the pool
+            raise
+
+    executor.visit = visit  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError, match="FnA failed"):
+        deploy_concurrently(executor, nodes, workers=2)
+
+    assert calls == ["FnA"]
 
 
 def test_a_failure_sets_the_stack_status_once_the_resources_in_progress_are_done() -> None:

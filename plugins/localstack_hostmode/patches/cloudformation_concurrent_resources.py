@@ -18,7 +18,9 @@ What changes, for the create and update of a stack (a deletion keeps the upstrea
   upstream way (a resource's visit visits what it references);
 * each resource is visited under its own lock: a resource two others reference is deployed once,
   the second waits for it and then reads the executor's cache (the dependency graph of a valid
-  template has no cycle, so the waits cannot deadlock);
+  template has no cycle, so the waits cannot deadlock). A visit that raised (upstream has marked
+  the resource failed) is the change set's failure before its lock is released, so a waiting
+  thread does not deploy the resource a second time;
 * the first failure stops the rest: no resource starts after it, the ones in progress finish
   (AWS does the same), and the failure is raised from the stack thread, as upstream's would be,
   so rollback status, events and the failure reason are upstream's. The stack status the
@@ -97,7 +99,15 @@ def visit_once(visit: Any, self: Any, entity: Any, is_resource: Any) -> Any:
     with gate.lock_for(entity.name):
         if gate.failure is not None and entity.scope not in self._after_cache:
             raise Cancelled()
-        return visit(self, entity)
+        try:
+            return visit(self, entity)
+        except Cancelled:
+            raise
+        except BaseException as error:
+            # recorded before the lock is released: a thread waiting for this resource must not
+            # deploy it again (its resource may exist already); upstream marked it failed
+            gate.fail(error)
+            raise
 
 
 def deploy_concurrently(self: Any, resources: list[Any], workers: int = WORKERS) -> None:
