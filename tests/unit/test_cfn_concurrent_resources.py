@@ -171,6 +171,37 @@ def test_a_resource_whose_visit_raised_is_not_deployed_again_by_a_waiting_thread
     assert calls == ["FnA"]
 
 
+class TriggerRollback(Exception):
+    """Named like upstream's: a resource whose provider failed; its reason is in its event."""
+
+
+def test_an_unexpected_failure_is_logged_with_its_traceback_once(
+        caplog: pytest.LogCaptureFixture) -> None:
+    # upstream's execute keeps only str(error) as the failure reason: the traceback is logged
+    def work(node: Node) -> None:
+        if node.name == "FnA":
+            raise KeyError("PhysicalResourceId")
+
+    nodes = [Node("MappingA", "FnA"), Node("FnA")]  # FnA fails inside the mapping's visit
+    with pytest.raises(KeyError):
+        deploy_concurrently(FakeExecutor(nodes, work), nodes, workers=1)
+
+    logged = [r for r in caplog.records if "CloudFormation resource" in r.getMessage()]
+    assert [r.getMessage() for r in logged] == ["CloudFormation resource FnA failed"]
+    assert logged[0].exc_info is not None and logged[0].exc_info[0] is KeyError
+
+
+def test_a_provider_failure_is_not_logged_again(caplog: pytest.LogCaptureFixture) -> None:
+    def work(node: Node) -> None:
+        raise TriggerRollback("FnA", "Resource provider operation failed: ...")
+
+    nodes = [Node("FnA")]
+    with pytest.raises(TriggerRollback):
+        deploy_concurrently(FakeExecutor(nodes, work), nodes, workers=1)
+
+    assert not [r for r in caplog.records if "CloudFormation resource" in r.getMessage()]
+
+
 def test_a_failure_sets_the_stack_status_once_the_resources_in_progress_are_done() -> None:
     fn_a_failed = threading.Event()
     both_started = threading.Barrier(2, timeout=5)

@@ -20,7 +20,9 @@ What changes, for the create and update of a stack (a deletion keeps the upstrea
   the second waits for it and then reads the executor's cache (the dependency graph of a valid
   template has no cycle, so the waits cannot deadlock). A visit that raised (upstream has marked
   the resource failed) is the change set's failure before its lock is released, so a waiting
-  thread does not deploy the resource a second time;
+  thread does not deploy the resource a second time. An unexpected exception (not a provider's
+  failure, whose reason is in the resource's event) is logged with its traceback: upstream's
+  execute keeps only its message;
 * the first failure stops the rest: no resource starts after it, the ones in progress finish
   (AWS does the same), and the failure is raised from the stack thread, as upstream's would be,
   so rollback status, events and the failure reason are upstream's. The stack status the
@@ -106,6 +108,9 @@ def visit_once(visit: Any, self: Any, entity: Any, is_resource: Any) -> Any:
         except BaseException as error:
             # recorded before the lock is released: a thread waiting for this resource must not
             # deploy it again (its resource may exist already); upstream marked it failed
+            if gate.failure is None and type(error).__name__ != "TriggerRollback":
+                # upstream's execute keeps only str(error): the traceback is logged here
+                LOG.warning("CloudFormation resource %s failed", entity.name, exc_info=True)
             gate.fail(error)
             raise
 
