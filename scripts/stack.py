@@ -141,12 +141,13 @@ def resolve_function_name(fn: str) -> str:
 
 
 def stack_functions(name: str | None = None) -> dict[str, str]:
-    """Logical id -> physical function name for every Lambda function in the stack."""
+    """Logical id -> physical function name for every Lambda function in the stack (one still
+    being created, or that failed to, has no physical id yet and is left out)."""
     paginator = client("cloudformation").get_paginator("list_stack_resources")
     found: dict[str, str] = {}
     for page in paginator.paginate(StackName=name or stack_name()):
         for r in page["StackResourceSummaries"]:
-            if r["ResourceType"] == "AWS::Lambda::Function":
+            if r["ResourceType"] == "AWS::Lambda::Function" and r.get("PhysicalResourceId"):
                 found[r["LogicalResourceId"]] = r["PhysicalResourceId"]
     return found
 

@@ -107,3 +107,30 @@ def test_a_template_without_event_sources_is_not_checked(
         raise AssertionError("no AWS call for a template without event sources")
 
     assert consumers.check("small", {"Resources": {}}, client=no_calls) == []
+
+
+def test_a_function_still_being_created_elsewhere_is_no_owner(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # another stack mid-deploy lists its function without a physical id (CREATE_IN_PROGRESS)
+    import stack as st
+
+    class FakeCfn:
+        def get_paginator(self, name: str) -> Any:
+            pages = {
+                "list_stacks": [{"StackSummaries": [{"StackName": "busy",
+                                                     "StackStatus": "CREATE_IN_PROGRESS"}]}],
+                "list_stack_resources": [{"StackResourceSummaries": [
+                    {"ResourceType": "AWS::Lambda::Function", "LogicalResourceId": "NewFn",
+                     "ResourceStatus": "CREATE_IN_PROGRESS"},
+                    {"ResourceType": "AWS::Lambda::Function", "LogicalResourceId": "DoneFn",
+                     "PhysicalResourceId": "busy-done", "ResourceStatus": "CREATE_COMPLETE"}]}],
+            }[name]
+
+            class Pages:
+                def paginate(self, **_: Any) -> list[dict[str, Any]]:
+                    return pages
+
+            return Pages()
+
+    monkeypatch.setattr(st, "client", lambda service, **_: FakeCfn())
+    assert consumers._function_stacks(lambda service: FakeCfn()) == {"busy-done": "busy"}

@@ -21,7 +21,9 @@ still a failure, the 300 s limit still holds); it just looks again after POLL_MI
 * create: while the provider reports IN_PROGRESS it is asked again (its repeated invocation only
   calls GetFunction) after POLL_MIN_S, then every POLL_STEADY_S for STEADY_FOR_S, then with a
   back-off to POLL_MAX_S, for up to FAST_WAIT_S; a
-  function still Pending after that goes back to the engine's own loop as before;
+  function still Pending after that goes back to the engine's own loop as before. With
+  lambda_version_state_events applied, it is asked again as soon as the function's version
+  state changed instead (or after that patch's fallback), not on a timer;
 * update: the provider's Lambda client hands out ``function_updated_v2`` / ``function_active_v2``
   waiters whose Delay is POLL_MIN_S, with MaxAttempts scaled to keep botocore's overall timeout.
 
@@ -48,6 +50,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from .lambda_version_state_events import CHANGES
 from .registry import HostPatch, patch_function
 
 LOG = logging.getLogger(__name__)
@@ -120,6 +123,7 @@ def _create_polling_fast(create: Any, self: Any, request: Any) -> Any:
     """Call the provider's create, and while it reports IN_PROGRESS ask again shortly."""
     from localstack.services.cloudformation.resource_provider import OperationStatus
 
+    looked = CHANGES.mark()
     event = create(self, request)
     started = time.monotonic()
     delay = POLL_MIN_S
@@ -131,9 +135,11 @@ def _create_polling_fast(create: Any, self: Any, request: Any) -> Any:
                 time.monotonic() - started,
             )
             break
-        time.sleep(delay)
+        # woken by the function's state change (lambda_version_state_events), else a sleep
+        CHANGES.wait(event.resource_model.get("FunctionName"), looked, delay)
         steady = time.monotonic() - started < STEADY_FOR_S
         delay = min(delay * (1.5 if steady else 2), POLL_STEADY_S if steady else POLL_MAX_S)
+        looked = CHANGES.mark()
         # the repeated invocation (custom_context carries the marker) only reads the state
         event = create(self, request)
     return event

@@ -35,6 +35,8 @@ LOG = logging.getLogger(__name__)
 PATCH_MODULES = (
     "cloudformation_lambda_updates",
     "cloudformation_lambda_waits",
+    "cloudformation_concurrent_resources",
+    "lambda_version_state_events",
     "kinesis_mock_loopback",
     "lambda_pollers_shutdown",
     "gateway_loop_stop",
