@@ -191,3 +191,29 @@ def test_function_that_cannot_start_still_fails_its_stack(stack: Stack) -> None:
     # THEN the create fails instead of waiting forever or reporting success
     assert status in ("ROLLBACK_COMPLETE", "CREATE_FAILED", "ROLLBACK_FAILED"), status
     assert any(f.startswith("Fn") for f in stack.failures()), stack.failures()
+
+
+def test_a_resource_whose_condition_is_false_is_not_created(
+    stack: Stack, aws_client: Callable[..., Any]
+) -> None:
+    # GIVEN resources deployed side by side (cloudformation_concurrent_resources), one of them
+    # under a condition that is false
+    body = json.dumps({
+        "Parameters": {"Extra": {"Type": "String", "Default": "no"}},
+        "Conditions": {"WithExtra": {"Fn::Equals": [{"Ref": "Extra"}, "yes"]}},
+        "Resources": {
+            "Always": {"Type": "AWS::SQS::Queue"},
+            "Also": {"Type": "AWS::SQS::Queue"},
+            "OnlyWithExtra": {"Type": "AWS::SQS::Queue", "Condition": "WithExtra"},
+        },
+    })
+
+    # WHEN the stack is created
+    assert stack.create(body) == "CREATE_COMPLETE", stack.failures()
+
+    # THEN only the unconditional resources exist
+    resources = stack.cfn.describe_stack_resources(StackName=stack.name)["StackResources"]
+    assert sorted(r["LogicalResourceId"] for r in resources) == ["Also", "Always"]
+    urls = aws_client("sqs").list_queues(QueueNamePrefix=stack.name).get("QueueUrls", [])
+    assert not any("OnlyWithExtra" in url for url in urls), urls
+    assert len(urls) == 2, urls

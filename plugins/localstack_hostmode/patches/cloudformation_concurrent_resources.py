@@ -27,9 +27,11 @@ What changes, for the create and update of a stack (a deletion keeps the upstrea
   (AWS does the same), and the failure is raised from the stack thread, as upstream's would be,
   so rollback status, events and the failure reason are upstream's. The stack status the
   failure sets (CREATE_FAILED / UPDATE_FAILED) is set once the resources in progress are done:
-  set at once, a client saw a final status and deleted the stack while they were being created. A resource that was waiting
-  for the one that failed is marked failed without a reason (upstream, started after the failure,
-  it would not appear; the client's failure report skips failures without a reason);
+  set at once, a client saw a final status and deleted the stack while they were being
+  created. A resource that was waiting for the one that failed is marked failed without a
+  reason (upstream, started after the failure, it would not appear; the client's failure report
+  skips failures without a reason);
+* a resource whose Condition is false is not handed out, as upstream's loop skips it;
 * then upstream's ``visit_node_resources`` runs as before and finds every resource deployed.
 
 Outputs, deferred deletions (replacements, removed resources) and stack statuses are upstream's,
@@ -147,7 +149,10 @@ def deploy_concurrently(self: Any, resources: list[Any], workers: int = WORKERS)
 
 def _patch_executor(module: Any) -> None:
     from localstack.aws.api.cloudformation import StackStatus
-    from localstack.services.cloudformation.engine.v2.change_set_model import NodeResource
+    from localstack.services.cloudformation.engine.v2.change_set_model import (
+        NodeResource,
+        is_nothing,
+    )
     from localstack.utils.patch import Patch
 
     executor = module.ChangeSetModelExecutor
@@ -160,8 +165,14 @@ def _patch_executor(module: Any) -> None:
     def _visit(self: Any, change_set_entity: Any) -> Any:  # upstream passes it by keyword too
         return visit_once(visit, self, change_set_entity, is_resource)
 
+    def condition_false(self: Any, resource: Any) -> bool:
+        # upstream's visit_node_resources (change_set_model_preproc.py) skips these
+        reference = resource.condition_reference
+        return not is_nothing(reference) and \
+            self._resolve_resource_condition_reference(reference).after is False
+
     def _visit_node_resources(self: Any, node_resources: Any) -> Any:
-        resources = node_resources.resources
+        resources = [r for r in node_resources.resources if not condition_false(self, r)]
         deleting = self._change_set.stack.status == StackStatus.DELETE_IN_PROGRESS
         if len(resources) > 1 and not deleting and getattr(self, GATE, None) is None:
             deploy_concurrently(self, resources)
