@@ -176,3 +176,40 @@ def test_the_write_names_its_stream_by_name_or_arn(monkeypatch) -> None:
     nudge_on_stream_write(None, _context("kinesis", "PutRecords", {
         "StreamARN": "arn:aws:kinesis:us-east-1:000000000000:stream/b"}), ok)
     assert activity.by_stream == {"a": 1, "b": 1}
+
+
+class FakeIdle:
+    """An IdleWait stand-in: a fixed idle wait, counts wake-ups."""
+
+    def __init__(self, wait: float) -> None:
+        self.wait, self.woken_count = wait, 0
+
+    def wait_s(self) -> float:
+        return self.wait
+
+    def woken(self) -> None:
+        self.woken_count += 1
+
+
+def test_an_idle_mapping_waits_longer_and_a_write_still_wakes_it() -> None:
+    activity = StreamActivity()
+    stop = WakeableStop(threading.Event(), activity, max_woken_wait=0.01)
+    stop.idle = FakeIdle(30.0)
+    stop.is_set()
+    waiter = threading.Thread(target=stop.wait, args=(0.01,))
+    waiter.start()
+    waiter.join(timeout=0.3)
+    assert waiter.is_alive()  # the 10 ms interval was stretched
+    _nudge_soon(activity).join()
+    waiter.join(timeout=30)
+    assert not waiter.is_alive() and stop.idle.woken_count == 1
+
+
+def test_an_error_backoff_is_not_stretched() -> None:
+    event = threading.Event()
+    stop = WakeableStop(event, StreamActivity(), max_woken_wait=1.0)
+    stop.idle = FakeIdle(30.0)
+    waited: list[float | None] = []
+    event.wait = lambda timeout=None: waited.append(timeout) or False  # type: ignore[method-assign]
+    stop.wait(2.0)
+    assert waited == [2.0]

@@ -103,6 +103,8 @@ class WakeableStop:
         self.seen = activity.seen(stream)
         self.polled_at = clock()
         self.busy = False  # the last poll found records (set by the poller's get_records)
+        # esm_stream_idle_wait: how long an idle mapping's woken wait may last (None: the interval)
+        self.idle: Any = None
 
     def is_set(self) -> bool:
         self.seen = self.activity.seen(self.stream)
@@ -120,6 +122,8 @@ class WakeableStop:
     def wait(self, timeout: float | None = None) -> bool:
         if timeout is None or timeout > self.max_woken_wait:
             return self.event.wait(timeout)
+        if self.idle is not None:
+            timeout = max(timeout, self.idle.wait_s())
         deadline = self.clock() + timeout
         with self.activity.changed:
             while not self.event.is_set() and self.activity.seen(self.stream) == self.seen:
@@ -127,6 +131,8 @@ class WakeableStop:
                 if remaining <= 0:
                     return self.event.is_set()
                 self.activity.changed.wait(remaining)
+        if self.idle is not None:
+            self.idle.woken()
         if self.busy and not self.event.is_set():
             gap = min(self.polled_at + BUSY_GAP_S, deadline) - self.clock()
             if gap > 0:

@@ -52,6 +52,7 @@ PATCH_MODULES = (
     "esm_stream_record_age",
     "esm_last_processing_result",
     "esm_stream_wake",
+    "esm_stream_idle_wait",  # after esm_stream_wake: it wraps that patch's worker factory
     "backend_start_polling",
     "kinesis_mock_memory",
     "gateway_keep_alive",
