@@ -169,6 +169,11 @@ def _start_in_background() -> None:
     _Session.starting.start()
 
 
+def _awaits_controller(config: pytest.Config) -> bool:
+    """An xdist worker whose controller starts LocalStack in the background."""
+    return _is_xdist_worker(config) and bool(os.environ.get(_STARTUP_FILE_ENV))
+
+
 def localstack_settled() -> bool:
     """Whether the controller's LocalStack is up or failed (True when it starts none)."""
     status = os.environ.get(_STARTUP_FILE_ENV)
@@ -225,15 +230,14 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     if not session.config.option.collectonly and any(_is_integration(i) for i in session.items):
         if not _is_xdist_worker(session.config):
             _ensure_localstack()
-        elif not os.environ.get(_STARTUP_FILE_ENV):
+        elif not _awaits_controller(session.config):
             _find_started_localstack()
 
 
 @pytest.hookimpl(tryfirst=True, hookwrapper=True)
 def pytest_runtest_protocol(item: pytest.Item) -> Iterator[None]:
     # Outside pytest-timeout's timer: waiting for a first-run install is not the test's time.
-    if _is_integration(item) and os.environ.get(_STARTUP_FILE_ENV) \
-            and _is_xdist_worker(item.config):
+    if _is_integration(item) and _awaits_controller(item.config):
         _await_controller()
     yield
 
@@ -250,7 +254,7 @@ def _find_started_localstack() -> None:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    if _Session.starting is not None:  # an interrupted session: let the start settle first
+    if _Session.starting is not None:  # the controller's start (still running if interrupted)
         _Session.starting.join(STARTUP_TIMEOUT_S)
         _Session.starting = None
         shutil.rmtree(Path(os.environ[_STARTUP_FILE_ENV]).parent, ignore_errors=True)
@@ -261,9 +265,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 @pytest.fixture(scope="session")
-def localstack() -> str:
+def localstack(pytestconfig: pytest.Config) -> str:
     """Endpoint URL of a running LocalStack; started in host mode if nothing answers."""
-    if os.environ.get(_STARTUP_FILE_ENV) and _Session.starting is None:  # an xdist worker
+    if _awaits_controller(pytestconfig):
         _await_controller()
     else:
         _ensure_localstack()
