@@ -12,6 +12,21 @@ from __future__ import annotations
 
 import os
 import urllib.request
+from typing import Any
+
+# urlopen's default opener (built on the first call) makes an SSL context for https even when
+# every URL is http: under LocalStack's Python (3.13, SSL_CERT_FILE set) that loads the CA
+# bundle, ~36 CPU-ms on the GIL that serves the init's requests. An https endpoint gets one.
+_HTTP_OPENER = urllib.request.OpenerDirector()
+for _handler in (urllib.request.HTTPHandler, urllib.request.HTTPDefaultErrorHandler,
+                 urllib.request.HTTPErrorProcessor):
+    _HTTP_OPENER.add_handler(_handler())
+
+
+def _open(request: urllib.request.Request, timeout: float) -> Any:
+    if request.type == "http":
+        return _HTTP_OPENER.open(request, timeout=timeout)
+    return urllib.request.urlopen(request, timeout=timeout)
 
 
 def warm(endpoint: str, service: str, target: str, body: bytes, json_version: str = "1.0",
@@ -31,7 +46,7 @@ def warm(endpoint: str, service: str, target: str, body: bytes, json_version: st
     else:
         headers["Content-Type"] = "application/x-www-form-urlencoded"
     try:
-        with urllib.request.urlopen(urllib.request.Request(url, data, headers), timeout=60):
+        with _open(urllib.request.Request(url, data, headers), timeout=60):
             pass
     except (OSError, ValueError):
         pass  # an error answer is an answer; none at all: the caller's next request says

@@ -1,6 +1,8 @@
-"""Host mode's ``on_infra_start`` hooks (declared in plugins/pyproject.toml, namespace
-``localstack.hooks.on_infra_start``).
+"""Host mode's ``on_runtime_create`` and ``on_infra_start`` hooks (declared in
+plugins/pyproject.toml, namespaces ``localstack.hooks.on_runtime_create`` / ``on_infra_start``).
 
+- ``hostmode_early_patches`` (on_runtime_create, before LocalStack imports its request chain)
+  applies the patches that must act on those imports (``HostPatch.early``).
 - ``hostmode_patches`` applies the patches to LocalStack's code: every one is a ``HostPatch`` of
   the ``patches`` package, applied by its registry (verified versions, opt-outs, one log line).
 - ``hostmode_shutdown`` registers what host mode itself does around shutdown, no LocalStack code
@@ -87,6 +89,13 @@ def _stop_lambda_workers() -> None:
     module = sys.modules.get(WORKER_MODULE)
     if module is not None:  # else no function ever ran
         module.stop_all_workers()
+
+
+@hooks.on_runtime_create(priority=100)
+def hostmode_early_patches() -> None:
+    from localstack_hostmode.patches import apply_early
+
+    apply_early()
 
 
 @hooks.on_infra_start(priority=100)

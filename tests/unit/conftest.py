@@ -171,5 +171,5 @@ def warm_requests(monkeypatch: pytest.MonkeyPatch) -> list[WarmRequest]:
         sent.append((req.full_url, {k.lower(): v for k, v in req.header_items()}, req.data))
         return Answer()
 
-    monkeypatch.setattr(service_warmup.urllib.request, "urlopen", urlopen)
+    monkeypatch.setattr(service_warmup, "_open", urlopen)
     return sent

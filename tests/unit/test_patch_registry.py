@@ -154,3 +154,27 @@ def test_every_patch_module_is_registered() -> None:
     modules = {p.stem for p in PATCHES_DIR.glob("*.py")} - {"__init__", "registry"}
 
     assert modules == set(registry.PATCH_MODULES)
+
+
+def test_early_patches_apply_first_and_the_rest_at_apply_all(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger=registry.__name__)
+    calls: list[str] = []
+    reg = PatchRegistry([fake_patch("a", calls),
+                         dataclasses.replace(fake_patch("b", calls), early=True)])
+
+    assert reg.apply_all(VERIFIED, early_only=True) == {"b": APPLIED}
+    assert calls == ["b"]
+    assert not [r for r in caplog.records if r.levelno == logging.INFO]  # the summary waits
+
+    assert reg.apply_all(VERIFIED) == {"b": APPLIED, "a": APPLIED}
+    assert calls == ["b", "a"]
+    summaries = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
+    assert len(summaries) == 1 and "a" in summaries[0] and "b" in summaries[0]
+
+
+def test_the_openapi_stand_in_is_an_early_patch() -> None:
+    early = [p.name for p in registry.load_patches() if p.early]
+
+    assert early == ["openapi_validation_lazy"]

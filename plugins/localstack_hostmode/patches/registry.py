@@ -3,7 +3,9 @@
 Every change host mode makes to LocalStack's behaviour (as opposed to the plugins it adds) is a
 ``HostPatch`` in its own module of this package: what it changes, why, the localstack-core
 versions its code was verified against, and the environment variable that turns it off. The
-``on_infra_start`` hook in hooks.py calls ``apply_all()``, which applies each patch once:
+``on_infra_start`` hook in hooks.py calls ``apply_all()``, which applies each patch once (an
+``early`` patch, one that must act before LocalStack imports its request chain, is applied by
+the ``on_runtime_create`` hook's ``apply_early()``):
 
 * on a localstack-core version not in the patch's ``verified_on`` it is skipped with a warning
   (a pin bump must not silently apply code written against another release's internals);
@@ -74,6 +76,8 @@ PATCH_MODULES = (
     "gc_freeze_at_start",
     "service_start_wait",
     "botocore_shared_data",
+    "runtime_ready_poll",
+    "openapi_validation_lazy",
     # last: its start-up thread imports the Kinesis mock's module, which the patches above
     # (loopback, memory, code cache, backend polling) must already be registered for
     "kinesis_mock_prestart",
@@ -94,6 +98,7 @@ class HostPatch:
     verified_on: tuple[str, ...]  # localstack-core versions whose code the patch was checked on
     opt_out: str | None  # env var that skips the patch when set to "0"; None: no opt-out
     apply: Callable[[], None]  # imports LocalStack lazily and applies the Patch(es)
+    early: bool = False  # applied at on_runtime_create (apply_early), before LocalStack's imports
 
 
 def localstack_version() -> str | None:
@@ -146,12 +151,14 @@ class PatchRegistry:
         self.patches = tuple(patches)
         self.outcomes: dict[str, str] = {}  # patch name -> APPLIED / SKIPPED_*
 
-    def apply_all(self, installed: str | None) -> dict[str, str]:
-        """Apply every patch not handled yet, on localstack-core ``installed``."""
-        pending = [p for p in self.patches if p.name not in self.outcomes]
+    def apply_all(self, installed: str | None, early_only: bool = False) -> dict[str, str]:
+        """Apply every patch not handled yet (only the ``early`` ones with ``early_only``), on
+        localstack-core ``installed``."""
+        pending = [p for p in self.patches
+                   if p.name not in self.outcomes and (p.early or not early_only)]
         for patch in pending:
             self.outcomes[patch.name] = self._apply(patch, installed)
-        if pending:
+        if pending and not early_only:  # one line for all, at on_infra_start
             LOG.info("host-mode patches on localstack-core %s: %s", installed, self.summary())
         return dict(self.outcomes)
 
@@ -183,9 +190,19 @@ class PatchRegistry:
 REGISTRY: PatchRegistry | None = None
 
 
-def apply_all() -> dict[str, str]:
-    """Apply the registered patches (once) on the installed localstack-core."""
+def _registry() -> PatchRegistry:
     global REGISTRY
     if REGISTRY is None:
         REGISTRY = PatchRegistry(load_patches())
-    return REGISTRY.apply_all(localstack_version())
+    return REGISTRY
+
+
+def apply_all() -> dict[str, str]:
+    """Apply the registered patches (once) on the installed localstack-core."""
+    return _registry().apply_all(localstack_version())
+
+
+def apply_early() -> dict[str, str]:
+    """Apply the ``early`` patches (once): at on_runtime_create, before LocalStack imports its
+    request chain; apply_all() then applies the others."""
+    return _registry().apply_all(localstack_version(), early_only=True)
