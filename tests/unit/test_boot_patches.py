@@ -1,5 +1,5 @@
-"""The boot patches runtime_ready_poll and openapi_validation_lazy (no LocalStack needed: a fake
-``localstack.config`` and a fake upstream module)."""
+"""The boot patches runtime_ready_poll, openapi_validation_lazy and botocore_shared_models (no
+LocalStack needed: a fake ``localstack.config``, a fake upstream module, botocore's real Loader)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ import types
 from typing import Any
 
 import pytest
+from botocore.loaders import Loader
 
+from localstack_hostmode.patches import botocore_shared_models, runtime_ready_poll
 from localstack_hostmode.patches import openapi_validation_lazy as lazy
-from localstack_hostmode.patches import runtime_ready_poll
 
 # --- runtime_ready_poll ---------------------------------------------------------------------
 
@@ -122,3 +123,87 @@ def test_apply_stays_out_of_the_way_when_validation_is_wanted(
     monkeypatch.delitem(sys.modules, lazy.MODULE, raising=False)
     lazy.apply()
     assert sys.meta_path[0] is lazy.FINDER
+
+
+# --- botocore_shared_models -----------------------------------------------------------------
+
+
+class CountingModelLoader(Loader):
+    """botocore's Loader, counting the service lists and models it builds (what the patch
+    wraps)."""
+
+    built: list[str] = []
+
+    def list_available_services(self, type_name: str) -> list[str]:
+        CountingModelLoader.built.append(f"list {type_name}")
+        return super().list_available_services(type_name)
+
+    def load_service_model(self, service_name: str, type_name: str,
+                           api_version: str | None = None) -> Any:
+        CountingModelLoader.built.append(f"{service_name} {type_name}")
+        return super().load_service_model(service_name, type_name, api_version)
+
+
+@pytest.fixture
+def fresh_model_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(botocore_shared_models, "_cache", {})
+    CountingModelLoader.built = []
+
+
+def _model(loader: Loader, service: str, type_name: str = "service-2") -> Any:
+    return botocore_shared_models.load_service_model_shared(
+        CountingModelLoader.load_service_model, loader, service, type_name)
+
+
+def _models_built() -> list[str]:
+    return [b for b in CountingModelLoader.built if not b.startswith("list ")]
+
+
+def _services(loader: Loader) -> list[str]:
+    return botocore_shared_models.list_available_services_shared(
+        CountingModelLoader.list_available_services, loader, "service-2")
+
+
+@pytest.mark.usefixtures("fresh_model_cache")
+def test_a_service_model_is_built_once_for_every_new_loader() -> None:
+    first, second = CountingModelLoader(), CountingModelLoader()
+
+    model = _model(first, "s3")
+    assert _model(second, "s3") is model
+    assert model["metadata"]["endpointPrefix"] == "s3"
+    assert _models_built() == ["s3 service-2"]
+
+
+@pytest.mark.usefixtures("fresh_model_cache")
+def test_other_search_paths_and_other_model_types_are_not_shared() -> None:
+    default, extra = CountingModelLoader(), CountingModelLoader(extra_search_paths=["/nonexistent"])
+
+    assert _model(default, "sqs") is not _model(extra, "sqs")
+    _model(default, "sqs", "paginators-1")
+    _model(extra, "sqs", "paginators-1")
+    assert CountingModelLoader.built.count("sqs paginators-1") == 2
+
+
+@pytest.mark.usefixtures("fresh_model_cache")
+def test_the_service_list_is_built_once_and_copied_for_each_caller() -> None:
+    first, second = CountingModelLoader(), CountingModelLoader()
+
+    services = _services(first)
+    again = _services(second)
+    assert services == again and services is not again and "dynamodb" in services
+    assert CountingModelLoader.built == ["list service-2"]
+
+
+@pytest.mark.usefixtures("fresh_model_cache")
+def test_concurrent_first_loads_build_one_model() -> None:
+    loaders = [CountingModelLoader() for _ in range(4)]
+    results: list[Any] = []
+    threads = [threading.Thread(target=lambda loader=loader: results.append(_model(loader, "ses")))
+               for loader in loaders]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert len(results) == 4 and all(r is results[0] for r in results)
+    assert _models_built() == ["ses service-2"]

@@ -76,6 +76,7 @@ PATCH_MODULES = (
     "gc_freeze_at_start",
     "service_start_wait",
     "botocore_shared_data",
+    "botocore_shared_models",
     "runtime_ready_poll",
     "openapi_validation_lazy",
     # last: its start-up thread imports the Kinesis mock's module, which the patches above
