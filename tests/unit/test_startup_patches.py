@@ -56,10 +56,18 @@ def test_endpoints_are_parsed_once_for_every_new_loader() -> None:
     assert CountingLoader.parsed == ["endpoints"]
 
 
-def test_other_search_paths_get_their_own_copy() -> None:
-    default, extra = CountingLoader(), CountingLoader(extra_search_paths=["/nonexistent"])
-    assert _shared(default, "endpoints")[0] == _shared(extra, "endpoints")[0]
+def test_a_search_path_with_its_own_file_gets_its_own_copy(tmp_path: Path) -> None:
+    (tmp_path / "endpoints.json").write_text('{"partitions": [], "version": 3}')
+    default, own = CountingLoader(), CountingLoader(extra_search_paths=[str(tmp_path)])
+    assert _shared(default, "endpoints")[0] != _shared(own, "endpoints")[0]
     assert CountingLoader.parsed == ["endpoints", "endpoints"]
+
+
+def test_search_paths_without_the_file_share_botocore_s(tmp_path: Path) -> None:
+    # LocalStack's internal clients search its own data directory first (no endpoints.json)
+    default, other = CountingLoader(), CountingLoader(extra_search_paths=[str(tmp_path)])
+    assert _shared(default, "endpoints")[0] is _shared(other, "endpoints")[0]
+    assert CountingLoader.parsed == ["endpoints"]
 
 
 def test_service_models_are_not_shared() -> None:

@@ -11,10 +11,11 @@ init script's requests; measured with a probe on ``JSONFileLoader.load_file``).
 What changes, in botocore's loaders.py (a LocalStack 4.14.0 dependency, botocore 1.42):
 ``Loader.load_data_with_path`` returns one shared, process-wide result for the session-level
 files ``endpoints``, ``partitions``, ``sdk-default-configuration`` and ``_retry``, keyed by the
-file name and the loader's search paths (a loader with other search paths, e.g. LocalStack's own
-data directory first, gets its own copy). botocore only reads these structures (EndpointResolver,
-the defaults and retry handlers); a single loader already hands out one object per file to every
-caller. Service models are not shared: loaders merge their own sdk-extras into those in place.
+file name and the file its search paths lead to (LocalStack's internal clients, whose loader
+searches LocalStack's own data directory first, share botocore's endpoints.json with boto3's
+sessions: it was parsed twice per `make up`). botocore only reads these structures
+(EndpointResolver, the defaults and retry handlers); a single loader already hands out one
+object per file to every caller. Service models: botocore_shared_models.
 
 Verified on localstack-core 4.14.0 (botocore 1.42.54); on any other version the registry
 (registry.py) skips it with a warning. Opt-out: ``HOSTMODE_BOTOCORE_SHARED_DATA=0``.
@@ -33,10 +34,19 @@ _cache: dict[tuple[str, tuple[str, ...]], Any] = {}
 _lock = threading.Lock()
 
 
+def _file_of(loader: Any, name: str) -> str | tuple[str, ...]:
+    """The file ``load_data_with_path`` would parse (a few stat calls); its search paths if
+    none: loaders whose search paths differ only where the file is not share it too."""
+    for path in loader._potential_locations(name):
+        if loader.file_loader.exists(path):
+            return path
+    return tuple(loader.search_paths)
+
+
 def _load_data_with_path_shared(load_data_with_path: Any, self: Any, name: str) -> Any:
     if name not in SHARED_NAMES:
         return load_data_with_path(self, name)
-    key = (name, tuple(self.search_paths))
+    key = (name, type(self.file_loader), _file_of(self, name))
     found = _cache.get(key)
     if found is None:
         with _lock:  # one parse, also when two threads make their first session at once
