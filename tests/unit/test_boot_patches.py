@@ -207,3 +207,12 @@ def test_concurrent_first_loads_build_one_model() -> None:
 
     assert len(results) == 4 and all(r is results[0] for r in results)
     assert _models_built() == ["ses service-2"]
+
+
+@pytest.mark.usefixtures("fresh_model_cache")
+def test_an_endpoint_rule_set_is_shared_too() -> None:
+    first, second = CountingModelLoader(), CountingModelLoader()
+
+    rules = _model(first, "s3", "endpoint-rule-set-1")
+    assert _model(second, "s3", "endpoint-rule-set-1") is rules and "rules" in rules
+    assert _models_built() == ["s3 endpoint-rule-set-1"]

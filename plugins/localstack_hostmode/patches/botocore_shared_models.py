@@ -12,10 +12,11 @@ endpoints.json.
 What changes, in botocore's loaders.py (a LocalStack 4.14.0 dependency, botocore 1.42): for a
 plain ``botocore.loaders.Loader`` (LocalStack's own spec loader, which patches the models it
 loads, and any other subclass keep theirs), ``list_available_services`` and
-``load_service_model(..., "service-2", ...)`` return one process-wide result per arguments,
-search paths and extras types: the model with its sdk-extras merged, as the first loader built
-it. botocore and LocalStack only read these dicts (a single loader already hands one object to
-every client it serves); the service list is copied for each caller.
+``load_service_model`` of a ``service-2`` model or an ``endpoint-rule-set-1`` (S3's was parsed
+twice, ~20 CPU-ms each) return one process-wide result per arguments, search paths and extras
+types: the model with its sdk-extras merged, as the first loader built it. botocore and
+LocalStack only read these dicts (a single loader already hands one object to every client it
+serves); the service list is copied for each caller.
 
 Verified on localstack-core 4.14.0 (botocore 1.42.54); on any other version the registry
 (registry.py) skips it with a warning. Opt-out: ``HOSTMODE_BOTOCORE_SHARED_MODELS=0``.
@@ -28,7 +29,7 @@ from typing import Any
 
 from .registry import HostPatch, on_import
 
-SHARED_TYPES = frozenset({"service-2"})
+SHARED_TYPES = frozenset({"service-2", "endpoint-rule-set-1"})
 
 _cache: dict[tuple[Any, ...], Any] = {}
 _lock = threading.RLock()  # a model's load lists the services under it
@@ -92,8 +93,8 @@ def apply() -> None:
 PATCH = HostPatch(
     name="botocore_shared_models",
     changes=(
-        "a plain botocore Loader's service list and service-2 models are built once per "
-        "process and shared by every session's loader"
+        "a plain botocore Loader's service list, service-2 models and endpoint rule sets are "
+        "built once per process and shared by every session's loader"
     ),
     why="each new session listed botocore's ~420 service directories and parsed its models "
         "again: S3's and DynamoDB's 6 times each during a `make up`, on the GIL that serves "
