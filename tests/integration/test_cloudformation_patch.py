@@ -217,3 +217,33 @@ def test_a_resource_whose_condition_is_false_is_not_created(
     urls = aws_client("sqs").list_queues(QueueNamePrefix=stack.name).get("QueueUrls", [])
     assert not any("OnlyWithExtra" in url for url in urls), urls
     assert len(urls) == 2, urls
+
+
+def test_stack_functions_run_and_keep_the_code_they_stored(
+    stack: Stack, aws_client: Callable[..., Any]
+) -> None:
+    # cloudformation_in_memory_clients: the provider's calls and the code copy go in memory;
+    # lambda_code_archive_reuse: a new version unpacks the stored archive from memory
+    import base64
+    import hashlib
+    import io
+    import urllib.request
+    import zipfile
+
+    from endpoint import without_dns
+
+    lam = aws_client("lambda")
+    assert stack.create(template("v1", "hello")) == "CREATE_COMPLETE", stack.failures()
+    # WHEN the code is updated (each update stores a new archive and unpacks it)
+    assert stack.update(template("v2", "hello")) == "UPDATE_COMPLETE", stack.failures()
+    for name in stack.function_names():
+        # THEN it runs the new code, and S3 still holds exactly the archive GetFunction names
+        assert serves(lam, name) == {"code": "v2", "greeting": "hello"}
+        function = lam.get_function(FunctionName=name)
+        url, headers = without_dns(function["Code"]["Location"])
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers),
+                                    timeout=30) as response:
+            archive = response.read()
+        digest = base64.b64encode(hashlib.sha256(archive).digest()).decode()
+        assert digest == function["Configuration"]["CodeSha256"]
+        assert b"'v2'" in zipfile.ZipFile(io.BytesIO(archive)).read("index.py")

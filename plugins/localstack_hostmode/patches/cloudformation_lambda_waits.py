@@ -25,7 +25,9 @@ still a failure, the 300 s limit still holds); it just looks again after POLL_MI
   lambda_version_state_events applied, it is asked again as soon as the function's version
   state changed instead (or after that patch's fallback), not on a timer;
 * update: the provider's Lambda client hands out ``function_updated_v2`` / ``function_active_v2``
-  waiters whose Delay is POLL_MIN_S, with MaxAttempts scaled to keep botocore's overall timeout.
+  waiters that look again as soon as the function's version state changed
+  (lambda_version_state_events: an update ends in one), else after POLL_MIN_S doubling to
+  POLL_MAX_S, within botocore's overall timeout (without that patch: every POLL_MIN_S).
 
 With the polls short, a second wait shows up, inside the Lambda service: every update rolls the
 function over to a new version and stops the old one's event manager on LambdaService's task pool
@@ -72,23 +74,51 @@ LAMBDA_TASK_WORKERS = 32
 
 
 class _FastWaiter:
-    """A botocore waiter polled every POLL_MIN_S, with the same overall timeout."""
+    """A botocore waiter that looks again POLL_MIN_S after each look, or as soon as the
+    function's version state changed (lambda_version_state_events), with the same overall
+    timeout."""
 
     def __init__(self, waiter: Any) -> None:
         self._waiter = waiter
 
     def wait(self, **kwargs: Any) -> None:
         config = dict(kwargs.pop("WaiterConfig", None) or {})
-        if "Delay" not in config:
-            timeout = self._waiter.config.delay * config.get(
-                "MaxAttempts", self._waiter.config.max_attempts
-            )
+        if "Delay" in config:  # the caller chose its pace
+            self._waiter.wait(WaiterConfig=config, **kwargs)
+            return
+        timeout = self._waiter.config.delay * config.get(
+            "MaxAttempts", self._waiter.config.max_attempts
+        )
+        if not CHANGES.enabled:
             config["Delay"] = POLL_MIN_S
             config["MaxAttempts"] = max(1, math.ceil(timeout / POLL_MIN_S))
-        self._waiter.wait(WaiterConfig=config, **kwargs)
+            self._waiter.wait(WaiterConfig=config, **kwargs)
+            return
+        wait_looking_on_changes(self._waiter, kwargs, timeout)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._waiter, name)
+
+
+def wait_looking_on_changes(waiter: Any, kwargs: dict[str, Any], timeout: float) -> None:
+    """botocore's wait, one look at a time: the next look when the function's version state
+    changed (an update ends in one) or after POLL_MIN_S..POLL_MAX_S; a look every 20 ms
+    for each of a stack's functions being updated was most of LocalStack's CPU in a
+    code-change redeploy once the looks no longer went over HTTP."""
+    from botocore.exceptions import WaiterError
+
+    deadline = time.monotonic() + timeout
+    delay = POLL_MIN_S
+    while True:
+        looked = CHANGES.mark()
+        try:
+            waiter.wait(WaiterConfig={"Delay": 0, "MaxAttempts": 1}, **kwargs)
+            return
+        except WaiterError as e:
+            if "Max attempts exceeded" not in str(e) or time.monotonic() >= deadline:
+                raise
+        CHANGES.wait(kwargs.get("FunctionName"), looked, delay, timeout=delay)
+        delay = min(delay * 2, POLL_MAX_S)
 
 
 class _FastWaiterClient:

@@ -56,15 +56,16 @@ class VersionStateChanges:
             self._last[function_name] = self._now
             self._condition.notify_all()
 
-    def wait(self, function_name: str | None, since: int, delay: float) -> bool:
+    def wait(self, function_name: str | None, since: int, delay: float,
+             timeout: float = FALLBACK_S) -> bool:
         """Wait until the function's state changed after ``since`` (True), for up to
-        FALLBACK_S; without the patch (or a name), sleep ``delay`` (False)."""
+        ``timeout``; without the patch (or a name), sleep ``delay`` (False)."""
         if not self.enabled or not function_name:
             time.sleep(delay)
             return False
         with self._condition:
             return self._condition.wait_for(
-                lambda: self._last.get(function_name, 0) > since, timeout=FALLBACK_S)
+                lambda: self._last.get(function_name, 0) > since, timeout=timeout)
 
 
 CHANGES = VersionStateChanges()

@@ -38,6 +38,8 @@ PATCH_MODULES = (
     "cloudformation_lambda_updates",
     "cloudformation_lambda_waits",
     "cloudformation_concurrent_resources",
+    "cloudformation_in_memory_clients",
+    "lambda_code_archive_reuse",
     "lambda_version_state_events",
     "kinesis_mock_loopback",
     "lambda_pollers_shutdown",
