@@ -60,6 +60,7 @@ PATCH_MODULES = (
     "backend_start_polling",
     "kinesis_mock_memory",
     "gateway_keep_alive",
+    "gateway_thread_handoffs",
     "lambda_log_shipping",
     "lambda_metrics_batching",
     "apigateway_lambda_in_memory",
