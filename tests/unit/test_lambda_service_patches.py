@@ -92,9 +92,10 @@ def test_shared_timers_fire_once_in_order_unless_cancelled() -> None:
         if name == "last":
             done.set()
 
-    cancelled = SharedTimer(0.05, record, args=["cancelled"])
+    # wide gaps between due times: on a loaded machine the starts below can be ~0.1 s apart
+    cancelled = SharedTimer(0.5, record, args=["cancelled"])
     never_started = SharedTimer(0, record, args=["never started"])
-    for timer in (SharedTimer(0.1, record, args=["last"]), SharedTimer(0.01, record, ["first"]),
+    for timer in (SharedTimer(1.0, record, args=["last"]), SharedTimer(0.01, record, ["first"]),
                   cancelled):
         timer.start()
     cancelled.cancel()
