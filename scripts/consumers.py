@@ -24,10 +24,13 @@ from botocore.exceptions import ClientError
 
 import data_layer
 import stack as st
+from polling import wait_until
 from stack import DeployError, log
 
 STACK_TAG = "aws:cloudformation:stack-name"
 EVENT_TYPES = {"SQS", "Kinesis", "DynamoDB"}  # SAM event types that create a mapping
+# a deleted SQS mapping goes once its long poll in flight returns (esm_sqs_long_polling: <= 5 s)
+DELETING_TIMEOUT = 30.0
 
 
 @dataclass(frozen=True)
@@ -126,13 +129,42 @@ def _own_functions(stack_name: str) -> set[str]:
         return set()
 
 
+def _mappings(lam: Any) -> list[dict[str, Any]]:
+    return [m for page in lam.get_paginator("list_event_source_mappings").paginate()
+            for m in page["EventSourceMappings"]]
+
+
+def settle_deleting(lam: Any, mappings: list[dict[str, Any]], sources: dict[str, str],
+                    timeout: float = DELETING_TIMEOUT) -> list[dict[str, Any]]:
+    """The mappings once those on ``sources`` that are being deleted are gone (or ``timeout``).
+
+    LocalStack deletes a mapping in the background after DeleteEventSourceMapping (and so after
+    its stack's deletion completed) and refuses a new mapping of the same function and source
+    until then (ResourceConflictException): a stack deleted and deployed again within a second
+    or so failed its CREATE."""
+    def deleting(found: list[dict[str, Any]]) -> list[str]:
+        return [m["UUID"] for m in found
+                if m.get("State") == "Deleting" and m.get("EventSourceArn") in sources]
+
+    if not deleting(mappings):
+        return mappings
+    def gone() -> list[list[dict[str, Any]]]:
+        found = _mappings(lam)
+        return [] if deleting(found) else [found]
+
+    log("waiting for the event source mappings being deleted to be gone")
+    try:
+        return wait_until(gone, timeout=timeout, interval=0.1)[0]
+    except TimeoutError:
+        return _mappings(lam)  # CloudFormation reports the conflict, if there is one
+
+
 def find(stack_name: str, client: Callable[[str], Any] = st.client) -> list[Consumer]:
     sources = shared_sources(client)
     if not sources:
         return []
     lam = client("lambda")
-    mappings = [m for page in lam.get_paginator("list_event_source_mappings").paginate()
-                for m in page["EventSourceMappings"]]
+    mappings = settle_deleting(lam, _mappings(lam), sources)
     stacks: dict[str, str] | None = None
 
     def function_stacks() -> dict[str, str]:

@@ -134,3 +134,44 @@ def test_a_function_still_being_created_elsewhere_is_no_owner(
 
     monkeypatch.setattr(st, "client", lambda service, **_: FakeCfn())
     assert consumers._function_stacks(lambda service: FakeCfn()) == {"busy-done": "busy"}
+
+
+class ListingLambda:
+    """list_event_source_mappings answering each listing in turn (the last one from then on)."""
+
+    def __init__(self, *listings: list[dict[str, Any]]) -> None:
+        self.listings, self.calls = list(listings), 0
+
+    def get_paginator(self, name: str) -> Any:
+        assert name == "list_event_source_mappings"
+        lam = self
+
+        class Pages:
+            def paginate(self) -> list[dict[str, Any]]:
+                lam.calls += 1
+                found = lam.listings.pop(0) if len(lam.listings) > 1 else lam.listings[0]
+                return [{"EventSourceMappings": found}]
+
+        return Pages()
+
+
+def test_mappings_being_deleted_on_shared_sources_are_waited_for() -> None:
+    # LocalStack refuses a new mapping of a function and source until the deleted one is gone
+    deleting = dict(mapping(QUEUE, "app-fn"), State="Deleting")
+    live = dict(mapping(STREAM, "app-fn", "u-2"), State="Enabled")
+    lam = ListingLambda([deleting, live], [live])
+    assert consumers.settle_deleting(lam, [deleting, live], SOURCES) == [live]
+    assert lam.calls == 2
+
+
+def test_nothing_being_deleted_costs_no_listing() -> None:
+    lam = ListingLambda([])
+    elsewhere = dict(mapping("arn:aws:sqs:us-east-1:000000000000:other", "x"), State="Deleting")
+    assert consumers.settle_deleting(lam, [elsewhere], SOURCES) == [elsewhere]
+    assert lam.calls == 0
+
+
+def test_a_mapping_deleted_for_too_long_is_left_to_cloudformation() -> None:
+    deleting = dict(mapping(QUEUE, "app-fn"), State="Deleting")
+    lam = ListingLambda([deleting])
+    assert consumers.settle_deleting(lam, [deleting], SOURCES, timeout=0.2) == [deleting]
