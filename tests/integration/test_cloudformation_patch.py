@@ -12,12 +12,19 @@ Timings are not asserted here; `make bench` measures them.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import io
 import json
+import urllib.request
 import uuid
+import zipfile
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+
+from endpoint import without_dns
 
 pytestmark = pytest.mark.integration
 
@@ -224,14 +231,6 @@ def test_stack_functions_run_and_keep_the_code_they_stored(
 ) -> None:
     # cloudformation_in_memory_clients: the provider's calls and the code copy go in memory;
     # lambda_code_archive_reuse: a new version unpacks the stored archive from memory
-    import base64
-    import hashlib
-    import io
-    import urllib.request
-    import zipfile
-
-    from endpoint import without_dns
-
     lam = aws_client("lambda")
     assert stack.create(template("v1", "hello")) == "CREATE_COMPLETE", stack.failures()
     # WHEN the code is updated (each update stores a new archive and unpacks it)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import importlib
 import sys
 import threading
-import time
 import types
 from typing import Any
 
@@ -19,20 +18,50 @@ from localstack_hostmode.patches import openapi_validation_lazy as lazy
 # --- runtime_ready_poll ---------------------------------------------------------------------
 
 
-def test_poll_until_returns_soon_after_the_condition_holds() -> None:
-    opened = threading.Event()
-    threading.Timer(0.1, opened.set).start()
-    t0 = time.monotonic()
+@pytest.fixture
+def fake_gateway_wait(monkeypatch: pytest.MonkeyPatch) -> types.SimpleNamespace:
+    """Fake ``localstack.utils.net``/``sync``: the port opens on the ``opens_at``-th look
+    (None: never); records the polls and upstream's wait."""
+    state = types.SimpleNamespace(opens_at=3, looks=[], polls=[], upstream=[])
 
-    assert runtime_ready_poll.poll_until(opened.is_set, timeout=5)
-    assert time.monotonic() - t0 < 0.1 + 0.2  # upstream's 0.3 s poll could take up to 0.4
+    def is_port_open(port: int) -> bool:
+        state.looks.append(port)
+        return state.opens_at is not None and len(state.looks) >= state.opens_at
+
+    def poll_condition(condition: Any, timeout: float, interval: float) -> bool:
+        state.polls.append((timeout, interval))
+        return any(condition() for _ in range(5))  # five looks, then "timed out"
+
+    net = types.SimpleNamespace(is_port_open=is_port_open)
+    sync = types.SimpleNamespace(poll_condition=poll_condition)
+    for name, module in (("localstack", types.SimpleNamespace()),
+                         ("localstack.utils", types.SimpleNamespace(net=net, sync=sync)),
+                         ("localstack.utils.net", net), ("localstack.utils.sync", sync)):
+        monkeypatch.setitem(sys.modules, name, module)
+    return state
 
 
-def test_poll_until_gives_up_after_the_timeout() -> None:
-    t0 = time.monotonic()
+def _runtime(port: int) -> Any:
+    listen = types.SimpleNamespace(port=port)
+    return types.SimpleNamespace(config=types.SimpleNamespace(GATEWAY_LISTEN=[listen]))
 
-    assert not runtime_ready_poll.poll_until(lambda: False, timeout=0.1)
-    assert time.monotonic() - t0 >= 0.1
+
+def test_gateway_wait_polls_the_port_every_20_ms_within_upstreams_limit(
+        fake_gateway_wait: Any) -> None:
+    runtime_ready_poll._wait_for_gateway_fast(fake_gateway_wait.upstream.append, _runtime(4599))
+
+    assert fake_gateway_wait.polls == [(15.0, 0.02)]
+    assert fake_gateway_wait.looks == [4599, 4599, 4599]
+    assert fake_gateway_wait.upstream == []  # open: upstream's 0.3 s wait is not run
+
+
+def test_gateway_wait_falls_back_to_upstreams_wait_and_its_error(fake_gateway_wait: Any) -> None:
+    fake_gateway_wait.opens_at = None
+
+    runtime_ready_poll._wait_for_gateway_fast(fake_gateway_wait.upstream.append, _runtime(4599))
+
+    assert len(fake_gateway_wait.looks) == 5
+    assert len(fake_gateway_wait.upstream) == 1
 
 
 # --- openapi_validation_lazy ----------------------------------------------------------------

@@ -15,8 +15,6 @@ with a warning. Opt-out: ``HOSTMODE_FAST_READY_POLL=0``.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from typing import Any
 
 from .registry import HostPatch, patch_function
@@ -25,22 +23,13 @@ POLL_INTERVAL_S = 0.02
 TIMEOUT_S = 15.0  # upstream's
 
 
-def poll_until(condition: Callable[[], bool], timeout: float = TIMEOUT_S,
-               interval: float = POLL_INTERVAL_S) -> bool:
-    """True as soon as ``condition()`` is; False after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(interval)
-    return True
-
-
 def _wait_for_gateway_fast(wait_for_gateway: Any, self: Any) -> None:
     from localstack.utils.net import is_port_open
+    from localstack.utils.sync import poll_condition
 
     port = self.config.GATEWAY_LISTEN[0].port
-    if not poll_until(lambda: is_port_open(port)):
+    if not poll_condition(lambda: is_port_open(port), timeout=TIMEOUT_S,
+                          interval=POLL_INTERVAL_S):
         wait_for_gateway(self)  # upstream's wait: its log lines and its TimeoutError
 
 

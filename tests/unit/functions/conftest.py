@@ -8,6 +8,7 @@ imports a handler module afresh inside the mock, so its module-level settings an
 
 from __future__ import annotations
 
+import functools
 import importlib
 import json
 import sys
@@ -78,27 +79,21 @@ class Aws:
 # The test-side clients and DynamoDB resource, kept across tests like common.aws's: created
 # after moto was imported, moto answers them inside each test's fresh mock (a client holds no
 # AWS state). Creating them per test was half of this fixture's CPU (~65 of ~120 ms).
-_CLIENTS: dict[str, Any] = {}
-
-
+@functools.cache
 def _client(service: str) -> Any:
-    if service not in _CLIENTS:
-        _CLIENTS[service] = boto3.client(service, region_name=REGION)
-    return _CLIENTS[service]
+    return boto3.client(service, region_name=REGION)
 
 
+@functools.cache
 def _dynamodb_resource() -> Any:
-    if "dynamodb-resource" not in _CLIENTS:
-        _CLIENTS["dynamodb-resource"] = boto3.resource("dynamodb", region_name=REGION)
-    return _CLIENTS["dynamodb-resource"]
+    return boto3.resource("dynamodb", region_name=REGION)
 
 
 @pytest.fixture
 def aws(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
     # Keep boto3's default session between tests: service models load once, not per test.
     with mock_aws(config={"core": {"reset_boto3_session": False}}):
-        client = _client
-        applier = data_layer.Applier(SPEC, client, environ={})
+        applier = data_layer.Applier(SPEC, _client, environ={})
         assert applier.apply() == 0, "the data layer could not be created in moto"
         ddb = _dynamodb_resource()
         users, orders, inventory, idempotency = (
@@ -107,8 +102,8 @@ def aws(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
         )
         queue_url = applier.queue_urls["ORDERS_QUEUE"]
         monkeypatch.setenv("ORDERS_QUEUE_URL", queue_url)
-        yield Aws(users, orders, inventory, idempotency, client("s3"), client("sqs"),
-                  client("ses"), client("stepfunctions"), queue_url,
+        yield Aws(users, orders, inventory, idempotency, _client("s3"), _client("sqs"),
+                  _client("ses"), _client("stepfunctions"), queue_url,
                   applier.queue_urls["ORDERS_DLQ"])
 
 
