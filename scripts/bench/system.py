@@ -219,8 +219,14 @@ def measure_make_test(settings: Settings) -> dict:
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     seconds = time.perf_counter() - started
-    tail = proc.stdout.strip().splitlines()[-1:] or [""]
-    return {"make_test_s": seconds, "make_test_rc": proc.returncode, "make_test_tail": tail[0]}
+    lines = proc.stdout.strip().splitlines()
+    # what failed, and pytest's summary line, so a red run can be traced from latest.json
+    failures = [ln for ln in lines if ln.startswith(("FAILED ", "ERROR "))]
+    summary = [ln for ln in lines if ln.startswith("=") and " in " in ln][-1:]
+    if failures:
+        log("make test failed:\n" + "\n".join(failures))
+    return {"make_test_s": seconds, "make_test_rc": proc.returncode,
+            "make_test_tail": (summary or lines[-1:] or [""])[0], "make_test_failures": failures}
 
 
 def machine() -> dict:

@@ -193,8 +193,10 @@ def system_rows(raw: dict) -> list[Row]:
         Row("processes_after_bursts", "LocalStack's processes after the bursts",
             bursts.get("processes"), ""),
         Row("rss_peak", "RSS, peak over the whole run", raw.get("rss_peak_mb"), "MB"),
+        # a red run is not a time: it is reported as not measured (the failures are in raw)
         Row("make_test", "make test from stopped, venvs present (BENCH_MAKE_TEST=1)",
-            make_test.get("make_test_s"), "s", "<=", 120, before="3 min 10 s"),
+            make_test.get("make_test_s") if not make_test.get("make_test_rc") else None,
+            "s", "<=", 120, before="3 min 10 s"),
     ]
 
 

@@ -225,3 +225,11 @@ def test_sts_floor_request_names_the_service() -> None:
                         error_kinds={"HTTP 502": 1})
     d = result.as_dict()
     assert d["throughput_rps"] == 1.0 and d["requests"] == 3 and d["latency_ms"]["p50"] == 15
+
+
+def test_a_failed_make_test_is_not_reported_as_a_time() -> None:
+    raw = raw_results()
+    raw["make_test"] = {"make_test_s": 90.0, "make_test_rc": 2, "make_test_failures": ["FAILED x"]}
+    assert by_id(targets.build_rows(raw))["make_test"].status == NOT_MEASURED
+    raw["make_test"]["make_test_rc"] = 0
+    assert by_id(targets.build_rows(raw))["make_test"].status == MET
