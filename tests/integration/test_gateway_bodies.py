@@ -3,6 +3,7 @@ answered in one piece, large or chunked ones stream; the bytes are the same eith
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import os
 import uuid
@@ -43,20 +44,19 @@ def test_chunked_upload_streams(bucket: tuple[Any, str]) -> None:
     before; a HEAD answer announces the length without a body."""
     _, name = bucket
     url = urlsplit(endpoint_url())
-    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
-    chunks = [b"a" * 70000, b"b" * 5, b"c" * 300000]
-    conn.request("PUT", f"/{name}/chunked", body=iter(chunks), encode_chunked=True,
-                 headers={"Transfer-Encoding": "chunked"})
-    put = conn.getresponse()
-    put.read()
-    assert put.status == 200
-    conn.request("GET", f"/{name}/chunked")
-    answer = conn.getresponse()
-    assert answer.status == 200
-    assert answer.read() == b"".join(chunks)
-    conn.request("HEAD", f"/{name}/chunked")
-    head = conn.getresponse()
-    assert head.status == 200
-    assert int(head.getheader("Content-Length")) == sum(map(len, chunks))
-    assert head.read() == b""
-    conn.close()
+    with contextlib.closing(http.client.HTTPConnection(url.hostname, url.port, timeout=30)) as conn:
+        chunks = [b"a" * 70000, b"b" * 5, b"c" * 300000]
+        conn.request("PUT", f"/{name}/chunked", body=iter(chunks), encode_chunked=True,
+                     headers={"Transfer-Encoding": "chunked"})
+        put = conn.getresponse()
+        put.read()
+        assert put.status == 200
+        conn.request("GET", f"/{name}/chunked")
+        answer = conn.getresponse()
+        assert answer.status == 200
+        assert answer.read() == b"".join(chunks)
+        conn.request("HEAD", f"/{name}/chunked")
+        head = conn.getresponse()
+        assert head.status == 200
+        assert int(head.getheader("Content-Length")) == sum(map(len, chunks))
+        assert head.read() == b""

@@ -115,7 +115,10 @@ def wait_looking_on_changes(waiter: Any, kwargs: dict[str, Any], timeout: float)
             waiter.wait(WaiterConfig={"Delay": 0, "MaxAttempts": 1}, **kwargs)
             return
         except WaiterError as e:
-            if "Max attempts exceeded" not in str(e) or time.monotonic() >= deadline:
+            # botocore's reason when no acceptor ended the wait yet (optionally with the
+            # retry state it saw); a failure state or an error has another and ends it
+            pending = str(e.kwargs.get("reason", "")).startswith("Max attempts exceeded")
+            if not pending or time.monotonic() >= deadline:
                 raise
         CHANGES.wait(kwargs.get("FunctionName"), looked, delay, timeout=delay)
         delay = min(delay * 2, POLL_MAX_S)
