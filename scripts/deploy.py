@@ -42,6 +42,7 @@ import json
 import os
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -275,9 +276,13 @@ def run(
     bucket = artifacts_bucket(stack_name)
     ensure_bucket(bucket)
     needs_layer = LAYER_PARAMETER in template.get("Parameters", {})
-    layer_arn = publish_layer(stack_name, bucket) if needs_layer else None
-    packager = Packager(bucket, template_path.parent, hot_reload)
-    template = package_template(template, packager)
+    # The layer's upload and publish (10.8 MB: ~0.5-1 s of a first deploy, mostly I/O) go on
+    # while the code is packaged; its ARN is needed only by the parameters.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="layer") as pool:
+        layer = pool.submit(publish_layer, stack_name, bucket) if needs_layer else None
+        packager = Packager(bucket, template_path.parent, hot_reload)
+        template = package_template(template, packager)
+        layer_arn = layer.result() if layer is not None else None
     body = json.dumps(template, separators=(",", ":"), sort_keys=True)
     params = stack_parameters(template, layer_arn)
     try:  # one consumer per data-layer event source, checked when the stack is to change
@@ -328,4 +333,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    # Everything is written and closed by now: skip the interpreter's teardown of botocore's
+    # models and clients (~0.1 s of every deploy, ~0.5 s on a busy machine).
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
