@@ -103,24 +103,27 @@ def zip_tree(src: Path, prefix: str = "") -> bytes:
 # --- dependencies layer ---------------------------------------------------------------------
 
 
-def build_layer(requirements: Path = REQUIREMENTS) -> tuple[Path, str]:
+def build_layer(requirements: Path = REQUIREMENTS, build_dir: Path = BUILD_DIR
+                ) -> tuple[Path, str]:
     """pip-install the requirements for the Lambda platform; cached by the requirements hash.
-    Deploys running at once (two stacks, parallel tests) build it once: the second waits."""
-    BUILD_DIR.mkdir(parents=True, exist_ok=True)
-    with (BUILD_DIR / "layer.lock").open("w") as lock:
+    Deploys running at once (two stacks, parallel tests) build it once: the second waits.
+    (`build_dir` other than .build/: the bench times a build from scratch in a scratch dir.)"""
+    build_dir.mkdir(parents=True, exist_ok=True)
+    with (build_dir / "layer.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        return _build_layer_locked(requirements)
+        return _build_layer_locked(requirements, build_dir)
 
 
-def _build_layer_locked(requirements: Path) -> tuple[Path, str]:
+def _build_layer_locked(requirements: Path, build_dir: Path) -> tuple[Path, str]:
     digest = requirements_hash(requirements)
-    marker = LAYER_DIR / ".hash"
-    zip_path = BUILD_DIR / f"layer-{digest[:16]}.zip"
+    layer_dir = build_dir / LAYER_DIR.name
+    marker = layer_dir / ".hash"
+    zip_path = build_dir / f"layer-{digest[:16]}.zip"
     if marker.exists() and marker.read_text().strip() == digest and zip_path.exists():
         return zip_path, digest
     t0 = time.monotonic()
     log(f"building dependencies layer from {requirements.relative_to(ROOT)} ...")
-    staging = Path(tempfile.mkdtemp(prefix="layer-", dir=BUILD_DIR))
+    staging = Path(tempfile.mkdtemp(prefix="layer-", dir=build_dir))
     try:
         cmd = [
             sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
@@ -132,11 +135,11 @@ def _build_layer_locked(requirements: Path) -> tuple[Path, str]:
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
             raise DeployError(f"pip could not build the layer:\n{proc.stderr or proc.stdout}")
-        for old in BUILD_DIR.glob("layer-*.zip"):
+        for old in build_dir.glob("layer-*.zip"):
             old.unlink()
         zip_path.write_bytes(zip_tree(staging))  # zip holds python/... as Lambda layers expect
-        shutil.rmtree(LAYER_DIR, ignore_errors=True)
-        staging.rename(LAYER_DIR)
+        shutil.rmtree(layer_dir, ignore_errors=True)
+        staging.rename(layer_dir)
         marker.write_text(digest + "\n")
     finally:
         shutil.rmtree(staging, ignore_errors=True)

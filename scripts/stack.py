@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import threading
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -39,6 +40,7 @@ def stack_name() -> str:
 
 _session: boto3.session.Session | None = None
 _clients: dict[tuple[str, str, str], Any] = {}
+_clients_lock = threading.Lock()
 
 
 def client(service: str, **config: Any) -> Any:
@@ -46,8 +48,15 @@ def client(service: str, **config: Any) -> Any:
 
     boto3 is imported here, on the first client (~0.3 s): a deploy with nothing to do never
     makes one (deploy_receipt.py)."""
-    global _session
     key = (service, endpoint_url(), json.dumps(config, sort_keys=True))
+    if key in _clients:
+        return _clients[key]
+    with _clients_lock:  # the deploy makes clients from two threads; a session is not safe
+        return _make_client(key, service, config)
+
+
+def _make_client(key: tuple[str, str, str], service: str, config: dict[str, Any]) -> Any:
+    global _session
     if key not in _clients:
         import boto3
         from botocore.config import Config

@@ -4,6 +4,9 @@ the table / Markdown / JSON report and the settings (no LocalStack, no network).
 from __future__ import annotations
 
 import json
+import subprocess
+import zipfile
+from pathlib import Path
 
 import pytest
 
@@ -233,3 +236,89 @@ def test_a_failed_make_test_is_not_reported_as_a_time() -> None:
     assert by_id(targets.build_rows(raw))["make_test"].status == NOT_MEASURED
     raw["make_test"]["make_test_rc"] = 0
     assert by_id(targets.build_rows(raw))["make_test"].status == MET
+
+
+# --- deploy rows: the layer's pip build is its own row, outside the timed full deploy ---------
+
+
+def test_layer_build_is_an_informational_row_beside_the_full_deploy() -> None:
+    raw = raw_results()
+    raw["deploy"].update(layer_build_s=3.2, layer_zip_mb=10.8)
+    rows = by_id(targets.build_rows(raw))
+    assert rows["layer_build"].value == pytest.approx(3.2)
+    assert rows["layer_build"].status == targets.INFO and rows["layer_build"].target == ""
+    assert rows["deploy_full"].value == pytest.approx(2.0)  # the layer's build not added
+    assert "layer built" in rows["deploy_full"].label
+    assert by_id(targets.build_rows({}))["layer_build"].value is None
+
+
+def test_measure_layer_build_times_a_scratch_build_then_ensures_the_deploys(monkeypatch) -> None:
+    import artifacts
+    from bench import system
+
+    calls = []
+
+    def fake_build(requirements=None, build_dir=None):
+        calls.append(build_dir)
+        if build_dir is None:  # the deploy's own .build/ cache
+            return artifacts.BUILD_DIR / "layer-x.zip", "x"
+        assert build_dir.is_dir() and build_dir != artifacts.BUILD_DIR
+        (build_dir / "layer-x.zip").write_bytes(b"z" * 2_000_000)
+        return build_dir / "layer-x.zip", "x"
+
+    monkeypatch.setattr(artifacts, "build_layer", fake_build)
+    result = system.measure_layer_build()
+    assert len(calls) == 2 and calls[1] is None  # scratch first, then the real cache
+    assert not calls[0].exists()  # the scratch build is removed
+    assert result["layer_zip_mb"] == pytest.approx(2.0) and result["layer_build_s"] >= 0
+
+
+def test_full_deploy_is_timed_after_the_layer_build(monkeypatch, tmp_path) -> None:
+    from bench import system
+
+    order = []
+    monkeypatch.setattr(system, "app_copy", lambda: _fake_app(tmp_path))
+    monkeypatch.setattr(system, "measure_layer_build",
+                        lambda: order.append("layer") or {"layer_build_s": 3.0})
+    monkeypatch.setattr(system, "deploy_local",
+                        lambda settings, stack, template: order.append("deploy") or 1.5)
+
+    class Cfn:
+        def delete_stack(self, StackName):
+            order.append("delete")
+
+        def get_waiter(self, name):
+            return type("W", (), {"wait": lambda self, **kw: None})()
+
+    result = system.measure_deploy(settings.from_env(), Cfn())
+    assert order == ["layer", "deploy", "deploy", "deploy", "delete"]
+    assert result == {"layer_build_s": 3.0, "deploy_full_s": 1.5, "deploy_no_change_s": 1.5,
+                      "deploy_code_change_s": 1.5}
+
+
+def _fake_app(tmp_path):
+    (tmp_path / "functions" / "users").mkdir(parents=True)
+    (tmp_path / "functions" / "users" / "get_user.py").write_text("")
+    return tmp_path
+
+
+def test_build_layer_in_a_given_dir_caches_there(monkeypatch, tmp_path) -> None:
+    import artifacts
+
+    runs = []
+
+    def fake_pip(cmd, **kwargs):
+        runs.append(cmd)
+        target = Path(cmd[cmd.index("--target") + 1])
+        (target / "pkg").mkdir(parents=True)
+        (target / "pkg" / "__init__.py").write_text("x = 1\n")
+        return subprocess.CompletedProcess(cmd, 0, "", "")
+
+    monkeypatch.setattr(artifacts.subprocess, "run", fake_pip)
+    zip_path, digest = artifacts.build_layer(build_dir=tmp_path)
+    assert zip_path.parent == tmp_path and digest[:16] in zip_path.name
+    assert (tmp_path / "layer" / ".hash").read_text().strip() == digest
+    with zipfile.ZipFile(zip_path) as zf:
+        assert zf.namelist() == ["python/pkg/__init__.py"]
+    assert artifacts.build_layer(build_dir=tmp_path) == (zip_path, digest)
+    assert len(runs) == 1  # the second call is answered from the cache

@@ -434,6 +434,6 @@ def test_warming_asks_only_services_localstack_has_not_loaded(
         "http://127.0.0.1:4999/restapis"]
     sts, states, api = (headers for _, headers, _ in sent)
     assert "/sts/aws4_request" in sts["authorization"] and sent[0][2].startswith(b"Action=")
-    assert states["x-amz-target"] == "AWSStepFunctions.ListStateMachines"
+    assert states["x-amz-target"] == "AWSStepFunctions.ValidateStateMachineDefinition"
     assert states["content-type"] == "application/x-amz-json-1.0"
     assert "/apigateway/aws4_request" in api["authorization"] and sent[2][2] is None

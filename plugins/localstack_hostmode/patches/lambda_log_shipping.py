@@ -15,7 +15,9 @@ CloudWatch's limits (10,000 events, 1 MiB with 26 bytes per event) between invoc
 inside one. An event's timestamp is the time its invocation's log was handed over (clamped so a
 request stays chronological, as CloudWatch requires). Log group and stream creation on
 ResourceNotFoundException, the assumed role, and the order of events are as upstream; a stop
-ships what is queued before the thread ends.
+ships what is queued before the thread ends. The role is assumed and the client made at the
+first shipment, not when the version starts: a version that is never invoked (a deploy starts
+one per function) makes none.
 
 Verified on localstack-core 4.14.0; on any other version the registry (registry.py) skips it
 with a warning. Opt-out: ``HOSTMODE_LAMBDA_LOG_BATCHING=0`` ships each invocation's log at once.
@@ -112,16 +114,25 @@ def _add_logs(_add_logs_upstream: Any, self: Any, log_item: Any) -> None:
         self.log_queue.put((log_item, int(time.time() * 1000)))
 
 
-def _run_log_loop(_run_log_loop_upstream: Any, self: Any, *args: Any, **kwargs: Any) -> None:
+def _logs_client(handler: Any) -> Any:
+    """Upstream's client for the log thread: CloudWatch Logs as the function's role."""
     from localstack.aws.connect import connect_to
-    from localstack.services.lambda_.invocation import logs as upstream
     from localstack.utils.aws.client_types import ServicePrincipal
 
-    logs_client = connect_to.with_assumed_role(
-        region_name=self.region,
-        role_arn=self.role_arn,
+    return connect_to.with_assumed_role(
+        region_name=handler.region,
+        role_arn=handler.role_arn,
         service_principal=ServicePrincipal.lambda_,
     ).logs
+
+
+def _run_log_loop(_run_log_loop_upstream: Any, self: Any, *args: Any, **kwargs: Any) -> None:
+    from localstack.services.lambda_.invocation import logs as upstream
+
+    # made at the first shipment, not when the version starts (upstream): a deploy starts a
+    # version per function, each an AssumeRole and two clients (~3% of LocalStack's CPU in a
+    # full deploy) for a thread that ships nothing until the function is invoked
+    logs_client = None
     stopping = False
     while not stopping:  # what was queued before a stop is still shipped
         first = self.log_queue.get()
@@ -130,6 +141,7 @@ def _run_log_loop(_run_log_loop_upstream: Any, self: Any, *args: Any, **kwargs: 
         items, stopping = _collect(self.log_queue, first, upstream.QUEUE_SHUTDOWN)
         for group, stream, events in batches(items):
             try:
+                logs_client = logs_client or _logs_client(self)
                 _put(logs_client, group, stream, events)
             except Exception as e:
                 LOG.warning("Error saving logs to group %s in region %s: %s", group,

@@ -82,6 +82,8 @@ PATCH_MODULES = (
     "botocore_shared_models",
     "runtime_ready_poll",
     "openapi_validation_lazy",
+    "protocol_parser_cache",
+    "werkzeug_lazy_builders",
     # last: its start-up thread imports the Kinesis mock's module, which the patches above
     # (loopback, memory, code cache, backend polling) must already be registered for
     "kinesis_mock_prestart",
