@@ -103,3 +103,16 @@ def test_shared_timers_fire_once_in_order_unless_cancelled() -> None:
 
     assert done.wait(5)
     assert fired == ["first", "last"]
+
+
+def test_fast_uids_are_version_4_uuids_and_the_rest_of_uuid_is_the_module() -> None:
+    import uuid
+
+    from localstack_hostmode.patches.uid_without_syscall import _UuidModule
+
+    stand_in = _UuidModule("uuid")
+    ids = {stand_in.uuid4() for _ in range(1000)}
+
+    assert len(ids) == 1000
+    assert all(u.version == 4 and u.variant == uuid.RFC_4122 for u in ids)
+    assert stand_in.UUID is uuid.UUID and stand_in.NAMESPACE_DNS == uuid.NAMESPACE_DNS
