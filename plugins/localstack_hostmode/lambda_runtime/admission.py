@@ -34,7 +34,7 @@ from .knobs import non_negative
 LIMIT_ENV = "HOSTMODE_LAMBDA_MAX_ENVIRONMENTS"
 STALL_ENV = "HOSTMODE_LAMBDA_ENVIRONMENT_STALL_S"
 DEFAULT_STALL_S = 2.0
-# a waiter looks again this often even without a notification (an environment stopped by
+# the first waiter looks again this often even without a notification (an environment stopped by
 # LocalStack's keepalive or a failed start frees a place without passing through the gate)
 RECHECK_S = 0.25
 # HOSTMODE_LAMBDA_QUIET_WAITS=0: every waiter rechecks every RECHECK_S (as before)
@@ -88,7 +88,8 @@ class Gate:
     now). With notify_all on every release, 32 concurrent requests on two cores woke ~30 threads
     per invocation to find they were not first in line: context switches and GIL hand-offs that
     grew with the queue (py-spy: ~260 voluntary context switches per API request at 32 vs ~75
-    at 1). Every waiter still looks again after RECHECK_S without a wake-up."""
+    at 1). The first in line still looks again after RECHECK_S without a wake-up; the
+    others at a stall (_wait_s)."""
 
     def __init__(
         self, limit: int, stall_s: float = DEFAULT_STALL_S,
