@@ -252,3 +252,81 @@ def test_registered_with_opt_out():
     assert "gateway_thread_handoffs" in registry.PATCH_MODULES
     assert patch.opt_out == "HOSTMODE_GATEWAY_FEW_HANDOFFS"
     assert patch.verified_on == ("4.14.0",)
+
+
+class _Event:
+    def __init__(self, **kw):
+        self.__dict__.update(kw)
+
+
+class RawData(_Event):  # hypercorn.events
+    pass
+
+
+class Response(_Event):  # hypercorn.protocol.events
+    pass
+
+
+class Body(_Event):
+    pass
+
+
+class EndBody(_Event):
+    pass
+
+
+class FakeH11:
+    """hypercorn 0.18's H11Protocol, reduced to stream_send writing each event's bytes."""
+
+    def __init__(self):
+        self.writes: list[bytes] = []
+        self.send = self._write
+
+    async def _write(self, event):
+        self.writes.append(event.data)
+
+    async def stream_send(self, event):
+        if isinstance(event, Response):
+            await self.send(RawData(data=b"HEAD%d;" % event.status_code))
+        elif isinstance(event, Body):
+            await self.send(RawData(data=event.data))
+
+
+@pytest.fixture
+def hypercorn_events(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "hypercorn", types.ModuleType("hypercorn"))
+    monkeypatch.setitem(sys.modules, "hypercorn.events", types.SimpleNamespace(RawData=RawData))
+    monkeypatch.setitem(sys.modules, "hypercorn.protocol", types.ModuleType("hypercorn.protocol"))
+    monkeypatch.setitem(sys.modules, "hypercorn.protocol.events",
+                        types.SimpleNamespace(Response=Response, Body=Body))
+
+
+def _sends(protocol, events, one_write: bool) -> list[bytes]:
+    async def run():
+        token = handoffs.ONE_WRITE.set(one_write)
+        try:
+            for event in events:
+                await handoffs._stream_send(FakeH11.stream_send, protocol, event)
+        finally:
+            handoffs.ONE_WRITE.reset(token)
+
+    asyncio.run(run())
+    return protocol.writes
+
+
+def test_a_collected_answer_leaves_in_one_write(hypercorn_events):
+    events = [Response(status_code=200), Body(data=b"body"), EndBody()]
+
+    assert _sends(FakeH11(), events, one_write=True) == [b"HEAD200;body"]
+    # a streamed answer (or the opt-out): the head goes out at once, as upstream
+    assert _sends(FakeH11(), events, one_write=False) == [b"HEAD200;", b"body"]
+
+
+def test_a_held_head_goes_first_when_no_body_follows(hypercorn_events):
+    protocol = FakeH11()
+
+    assert _sends(protocol, [Response(status_code=204), EndBody()], one_write=True) == [
+        b"HEAD204;"]
+    assert "_hostmode_held_head" not in protocol.__dict__

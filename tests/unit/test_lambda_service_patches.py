@@ -4,6 +4,7 @@ lambda_env_timers): the pure parts, without LocalStack."""
 from __future__ import annotations
 
 import queue
+import time
 from dataclasses import dataclass
 
 from localstack_hostmode.patches import lambda_log_shipping as shipping
@@ -103,3 +104,62 @@ def test_shared_timers_fire_once_in_order_unless_cancelled() -> None:
 
     assert done.wait(5)
     assert fired == ["first", "last"]
+
+
+def test_fast_uids_are_version_4_uuids_and_the_rest_of_uuid_is_the_module() -> None:
+    import uuid
+
+    from localstack_hostmode.patches.uid_without_syscall import _UuidModule
+
+    stand_in = _UuidModule("uuid")
+    ids = {stand_in.uuid4() for _ in range(1000)}
+
+    assert len(ids) == 1000
+    assert all(u.version == 4 and u.variant == uuid.RFC_4122 for u in ids)
+    assert stand_in.UUID is uuid.UUID and stand_in.NAMESPACE_DNS == uuid.NAMESPACE_DNS
+
+
+def test_request_lines_are_batched_and_other_records_keep_the_order() -> None:
+    import io
+    import logging
+
+    from localstack_hostmode.patches import request_log_buffer as buffering
+
+    stream = io.StringIO()
+    root = logging.Logger("root-under-test")
+    plain = logging.StreamHandler(stream)
+    plain.setFormatter(logging.Formatter("%(name)s %(message)s"))
+    root.addHandler(plain)
+    buffered = buffering.replace_default_handler(root, stream)
+    assert root.handlers == [buffered] and buffered.formatter is plain.formatter
+
+    def log(name: str, level: int, msg: str) -> None:
+        buffered.handle(logging.LogRecord(name, level, __file__, 1, msg, None, None))
+
+    log("localstack.request.aws", logging.INFO, "AWS dynamodb.GetItem => 200")
+    log("localstack.request.http", logging.INFO, "GET /x => 200")
+    assert stream.getvalue() == ""  # kept
+    log("localstack.services", logging.INFO, "other")
+    log("localstack.request.aws", logging.WARNING, "AWS x => 500")
+    log("localstack.request.http", logging.INFO, "GET /y => 200")
+    assert stream.getvalue().splitlines() == [
+        "localstack.request.aws AWS dynamodb.GetItem => 200",
+        "localstack.request.http GET /x => 200",
+        "localstack.services other",
+        "localstack.request.aws AWS x => 500",
+    ]
+    deadline = time.monotonic() + 5
+    while "GET /y" not in stream.getvalue():  # the flusher, FLUSH_S later
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+
+
+def test_fast_trace_ids_keep_their_format() -> None:
+    import os
+    import re
+
+    from localstack_hostmode.patches.uid_without_syscall import _OsModule, token_hex
+
+    stand_in = _OsModule("os")
+    assert len(stand_in.urandom(12)) == 12 and stand_in.path is os.path
+    assert re.fullmatch(r"[0-9a-f]{24}", token_hex(12))

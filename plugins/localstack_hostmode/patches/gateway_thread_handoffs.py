@@ -24,15 +24,21 @@ registry (registry.py) skips it with a warning. Opt-out: ``HOSTMODE_GATEWAY_FEW_
 
 from __future__ import annotations
 
+import contextvars
 import io
 import logging
+import os
 from typing import Any
 
-from .registry import HostPatch, on_import
+from .registry import HostPatch, on_import, patch_function
 
 LOG = logging.getLogger(__name__)
 
 MAX_BUFFERED = 1 << 20  # bytes of request or response body held in memory for one hand-off
+# set while the loop sends a collected answer: its head waits for its body (_stream_send)
+ONE_WRITE: contextvars.ContextVar[bool] = contextvars.ContextVar("one_write", default=False)
+ONE_WRITE_ENABLED = os.environ.get("HOSTMODE_GATEWAY_ONE_WRITE", "1") != "0"
+_HELD = "_hostmode_held_head"
 
 
 def request_body_length(scope: dict) -> int | None:
@@ -172,10 +178,14 @@ def make_handle_http(asgi: Any) -> Any:
                       environ, exc_info=LOG.isEnabledFor(logging.DEBUG))
             raise
         try:
-            await response.flush()
-            if body:
-                await response.write(body)
-            elif iterable:
+            token = ONE_WRITE.set(body is not None and ONE_WRITE_ENABLED)
+            try:
+                await response.flush()
+                if body:
+                    await response.write(body)
+            finally:
+                ONE_WRITE.reset(token)
+            if iterable:
                 await _stream(asgi, iterable, response)
         except ConnectionError as e:
             LOG.debug("Error while writing responses: %s (client_info: %s)", e,
@@ -201,6 +211,45 @@ async def _stream(asgi: Any, iterable: Any, response: Any) -> None:
             await response.write(packet)
 
 
+async def _stream_send(stream_send: Any, self: Any, event: Any) -> None:
+    """hypercorn's H11Protocol.stream_send: the head of a collected answer is held and goes
+    out with its body in one write (one send(), one TCP segment): written apart, each was a
+    syscall that let go of the GIL on the loop (perf sched at 32 concurrent GETs: ~1 GIL wait
+    of the loop per request) and two segments for the client to read."""
+    from hypercorn.events import RawData
+    from hypercorn.protocol.events import Body, Response
+
+    held = self.__dict__.pop(_HELD, None)
+    if held is None:
+        if ONE_WRITE.get() and isinstance(event, Response) and event.status_code >= 200:
+            self.__dict__[_HELD] = b"".join(await _captured(stream_send, self, event, RawData))
+            return
+        return await stream_send(self, event)
+    if isinstance(event, Body):
+        data = await _captured(stream_send, self, event, RawData)
+        return await self.send(RawData(data=held + b"".join(data)))
+    await self.send(RawData(data=held))  # anything else: the head first, as upstream
+    await stream_send(self, event)
+
+
+async def _captured(stream_send: Any, self: Any, event: Any, raw_data: type) -> list[bytes]:
+    """The bytes upstream's stream_send would write for ``event``; other events go on."""
+    send, data = self.send, []
+
+    async def capture(out: Any) -> None:
+        if isinstance(out, raw_data):
+            data.append(out.data)
+        else:
+            await send(out)
+
+    self.send = capture
+    try:
+        await stream_send(self, event)
+    finally:
+        self.send = send
+    return data
+
+
 def _patch(asgi: Any) -> None:
     from localstack.utils.patch import Patch
 
@@ -209,6 +258,7 @@ def _patch(asgi: Any) -> None:
 
 def apply() -> None:
     on_import("rolo.asgi", _patch)
+    patch_function("hypercorn.protocol.h11", "H11Protocol.stream_send", _stream_send)
 
 
 PATCH = HostPatch(

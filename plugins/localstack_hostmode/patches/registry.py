@@ -61,6 +61,8 @@ PATCH_MODULES = (
     "kinesis_mock_memory",
     "gateway_keep_alive",
     "gateway_thread_handoffs",
+    "uid_without_syscall",
+    "request_log_buffer",
     "lambda_log_shipping",
     "lambda_metrics_batching",
     "apigateway_lambda_in_memory",
