@@ -150,7 +150,8 @@ def test_the_log_thread_makes_its_client_at_the_first_shipment(monkeypatch) -> N
             shipped.append(kw["logEvents"])
 
     monkeypatch.setattr(shipping, "_logs_client", lambda handler: made.append(1) or Client())
-    handler = types.SimpleNamespace(log_queue=queue.Queue(), region="us-east-1", role_arn="r")
+    handler = types.SimpleNamespace(log_queue=queue.Queue(), region="us-east-1", role_arn="r",
+                                    _shutdown_event=threading.Event())
 
     # a version that is stopped without an invoke makes no client
     handler.log_queue.put(shutdown)
