@@ -13,7 +13,9 @@ whichever comes first (on a saturated machine a cold start takes seconds).
 
 A bound must not deadlock: an environment whose handler waits for another invocation of the same
 function (or every environment in a long sleep) would keep the waiters waiting forever. So when
-no environment of the function was released or started for `stall_s`, one waiter starts another
+no environment of the function was released or started for `stall_s`, and none is starting
+(a start in flight serves a waiter: on a loaded machine the demo's four parallel cold starts of
+one function took over 2 s, and a fifth started beyond the bound), one waiter starts another
 environment beyond the bound (one per `stall_s`: growth, not a burst).
 
 HOSTMODE_LAMBDA_MAX_ENVIRONMENTS: the bound per function version (default: twice the CPUs, at
@@ -155,6 +157,8 @@ class Gate:
     def _may_start(self, live: int, now: float, since: float) -> bool:
         if self.limit <= 0 or live + self.starting < self.limit:
             return True
+        if self.starting:
+            return False  # not a stall: a start in flight serves the first waiter
         stalled = now - max(self._last_progress, since) >= self.stall_s
         if stalled:
             self.overflows += 1

@@ -280,3 +280,28 @@ def test_a_bad_seconds_knob_is_an_error_that_names_it(raw: str) -> None:
     with pytest.raises(ValueError, match=f"{reclaim.EXTRA_IDLE_ENV} must be 0 or more seconds"):
         reclaim.extra_min_idle_from_env({reclaim.EXTRA_IDLE_ENV: raw})
     assert admission.stall_from_env({admission.STALL_ENV: " 0.25 "}) == 0.25
+
+
+def test_no_stall_while_a_start_is_in_flight():
+    # GIVEN a function at its bound with its only environment still starting (a slow cold start)
+    now = [100.0]
+    pool = Pool(Gate(limit=1, stall_s=2.0, clock=lambda: now[0]))
+    got: list = []
+    first = _in_thread(pool, got, 0)
+    _wait_for(lambda: len(pool.starts) == 1, "no start")
+    second = _in_thread(pool, got, 1)
+    _wait_for(lambda: pool.gate.waiting == 2, "not queued")
+
+    # WHEN the start takes longer than stall_s: THEN nothing starts beyond the bound
+    now[0] += 5.0
+    time.sleep(3 * admission.RECHECK_S)
+    assert len(pool.starts) == 1 and pool.gate.overflows == 0
+
+    # AND the start, once ready, serves the first waiter, then the second
+    pool.finish(0, "a")
+    _wait_for(lambda: len(got) == 1, "a not taken")
+    pool.free.append("a")
+    pool.gate.released()
+    for thread in (first, second):
+        thread.join(LIMIT_S)
+    assert got == [(0, "a"), (1, "a")] and len(pool.starts) == 1
