@@ -13,6 +13,9 @@ one idle for less than `extra_min_idle_s` (1 s): a function between two invocati
 would only start again. Extras go sooner because only concurrency needs them: the demo's
 concurrent flows left ~5 extras (~300 MB) that the instant after it were all still inside 5 s.
 
+While the budget still does not hold after a round, the idle spare runtimes (spares.py) are
+stopped and none is started until it holds again.
+
 HOSTMODE_LAMBDA_MEMORY_BUDGET_MB: the budget for all environments' RSS (default 768, one
 environment for each of the app's 17 functions: with 512, the environments a demo had just used
 were stopped within seconds, and the next request to each was a cold start); 0 turns
@@ -126,12 +129,14 @@ class Reclaimer:
         self, budget_kib: int, snapshot: Callable[[], list[Environment]],
         stop: Callable[[Hashable], None], meminfo: Callable[[], str] = read_meminfo,
         extra_min_idle_s: float = EXTRA_MIN_IDLE_S,
+        tight: Callable[[bool], None] = lambda tight: None,
     ) -> None:
         self.budget_kib = budget_kib
         self.extra_min_idle_s = extra_min_idle_s
         self._snapshot = snapshot
         self._stop = stop
         self._meminfo = meminfo
+        self._tight = tight  # told after each round whether memory is still short
         self._wake = threading.Event()
         self._started = False
         self._lock = threading.Lock()
@@ -149,8 +154,15 @@ class Reclaimer:
 
     def check(self) -> int:
         """One round: stop what must go; returns how many were stopped."""
-        chosen = to_stop(self._snapshot(), self.budget_kib, system_shortfall_kib(self._meminfo()),
+        environments = self._snapshot()
+        shortfall = system_shortfall_kib(self._meminfo())
+        chosen = to_stop(environments, self.budget_kib, shortfall,
                          extra_min_idle_s=self.extra_min_idle_s)
+        freed = sum(e.rss_kib for e in environments if e.key in chosen)
+        kept = sum(e.rss_kib for e in environments) - freed
+        # still short after this round (what is over is busy or inside its minimum idle
+        # time): the idle spare runtimes are what else can go (spares.py SparePool.hold)
+        self._tight(kept > self.budget_kib or freed < shortfall)
         for key in chosen:
             try:
                 self._stop(key)

@@ -98,6 +98,7 @@ class SparePool:
         self._spares: OrderedDict[SpareKind, ChildProcess] = OrderedDict()
         self._starting: set[SpareKind] = set()
         self._recent: OrderedDict[SpareKind, None] = OrderedDict()  # kinds, least recent first
+        self._held = False  # memory is tight (reclaim.py): no idle spares until it is not
 
     def take(
         self, kind: SpareKind | str, fits: Callable[[ChildProcess], bool] = lambda spare: True
@@ -121,7 +122,7 @@ class SparePool:
             self._recent.pop(kind, None)
             self._recent[kind] = None
             evicted = self._evict_locked()
-            start = kind not in self._spares and kind not in self._starting
+            start = not self._held and kind not in self._spares and kind not in self._starting
             if start:
                 self._starting.add(kind)
         for spare in evicted:
@@ -144,6 +145,18 @@ class SparePool:
         with self._lock:
             return _kind(kind) in self._spares
 
+    def hold(self, tight: bool) -> None:
+        """While memory is tight, stop the idle spares and start no new ones: a spare only
+        saves a cold start's imports, a warm environment the whole start, so spares go before
+        environments still inside their minimum idle time. The next claim after memory
+        is no longer tight starts spares again."""
+        with self._lock:
+            if tight == self._held:
+                return
+            self._held = tight
+        if tight:
+            self.close()
+
     def close(self) -> None:
         """Stop the idle spares (one being started still joins the pool)."""
         with self._lock:
@@ -159,7 +172,7 @@ class SparePool:
             if kind.modules:
                 spare.preloaded = _await_preload(spare)
             with self._lock:
-                if kind in self._recent:
+                if kind in self._recent and not self._held:
                     self._spares[kind] = spare
                     spare = None
         except Exception as e:

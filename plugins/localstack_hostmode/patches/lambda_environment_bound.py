@@ -182,6 +182,12 @@ def _reclaim(environment: Any) -> None:
     environment.keepalive_passed()
 
 
+def _hold_spares(tight: bool) -> None:
+    from localstack_hostmode.lambda_runtime.executor import SPARES
+
+    SPARES.hold(tight)
+
+
 def apply() -> None:
     from localstack_hostmode.lambda_runtime.admission import Gates, limit_from_env, stall_from_env
     from localstack_hostmode.lambda_runtime.reclaim import (
@@ -193,7 +199,7 @@ def apply() -> None:
     _STATE["gates"] = Gates(limit_from_env(), stall_from_env())
     _STATE["reclaimer"] = Reclaimer(
         budget_kib_from_env(dict(os.environ)), _snapshot, _reclaim,
-        extra_min_idle_s=extra_min_idle_from_env(dict(os.environ)))
+        extra_min_idle_s=extra_min_idle_from_env(dict(os.environ)), tight=_hold_spares)
     patch_function(ASSIGNMENT, "AssignmentService.get_environment", _bounded_get_environment)
     patch_function(ASSIGNMENT, "AssignmentService.on_timeout", _notify_on_timeout)
     patch_function(ASSIGNMENT, "AssignmentService.stop_environment", _notify_on_stop)

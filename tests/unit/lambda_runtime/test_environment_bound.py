@@ -305,3 +305,15 @@ def test_no_stall_while_a_start_is_in_flight():
     for thread in (first, second):
         thread.join(LIMIT_S)
     assert got == [(0, "a"), (1, "a")] and len(pool.starts) == 1
+
+
+def test_the_reclaimer_says_whether_memory_is_still_tight_after_its_round():
+    told: list[bool] = []
+    envs = [Environment("fresh", 300 * MB, 1.0, "f"), Environment("old", 300 * MB, 900.0, "g")]
+    reclaimer = Reclaimer(100 * MB, lambda: envs, lambda key: None, meminfo=lambda: "",
+                          tight=told.append)
+
+    reclaimer.check()  # "old" goes, "fresh" (inside 5 s) stays over the budget
+    envs[:] = [Environment("fresh", 50 * MB, 1.0, "f")]
+    reclaimer.check()  # within the budget again
+    assert told == [True, False]

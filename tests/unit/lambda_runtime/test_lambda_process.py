@@ -211,3 +211,25 @@ def test_stop_all_workers_kills_every_process_and_refuses_new_ones(
     assert child.dead and not child.alive()
     with pytest.raises(RuntimeError, match="shutting down"):
         ChildProcess(COMMAND, {}, {}, "/")
+
+
+def test_held_spares_are_stopped_and_none_starts_until_released() -> None:
+    pool = SparePool(fake_command)
+    pool.replenish(sys.executable)
+    deadline = _deadline()
+    while not pool.ready(sys.executable):
+        assert time.perf_counter() < deadline, "no spare started"
+        time.sleep(0.01)
+    try:
+        pool.hold(True)  # memory is tight
+        assert not pool.ready(sys.executable)
+        assert pool.take(sys.executable) is None  # a claim starts none while held
+        assert not pool.ready(sys.executable)
+        pool.hold(False)
+        pool.replenish(sys.executable)  # the next claim's replenish starts one again
+        deadline = _deadline()
+        while not pool.ready(sys.executable):
+            assert time.perf_counter() < deadline, "no spare after the hold"
+            time.sleep(0.01)
+    finally:
+        pool.close()
