@@ -11,8 +11,10 @@ HOT_RELOAD ?= 0
 FN ?=
 EVENT ?=
 PYTEST_ARGS ?=
-# pytest-xdist workers for `make test`; tests that share a stack run on one worker (tests/conftest.py)
-TEST_WORKERS ?= 4
+# pytest-xdist workers for `make test`; tests that share a stack run on one worker (tests/conftest.py).
+# 5 on 2 cores: for its first minute 2 workers mostly wait (the record-age test, the app's DLQ
+# waits), and 4 left the cores ~half idle then
+TEST_WORKERS ?= 5
 
 # Any python3 runs the launcher; it finds a Python >= 3.12 for the venvs itself.
 BOOT_PYTHON ?= python3

@@ -2,8 +2,10 @@
 
 - Tests that share state run on one worker, in collection order (``SHARED_STATE_GROUPS``):
   the deployed app stack with init-aws.sh's data layer, and the Serverless Framework stage.
-  Every other test is a unit of its own. (Node-id prefixes, not xdist_group marks:
-  pytest-xdist 3.8 drops marks added at collection time.)
+  (Node-id prefixes, not xdist_group marks: pytest-xdist 3.8 drops marks added at collection
+  time.) Every other module is a unit of its own: its module-scoped fixtures (a probe
+  function, a function URL, parsed project files) are set up once, not once per worker that
+  runs one of its tests (per-test units set most of them up on every worker).
 - Units are handed out longest first (LPT), so the few long ones (the two stacks, the
   lifecycle tests that start LocalStacks of their own, the minute-long record-age test)
   overlap from the start instead of ending the run one after another. A unit's length is the
@@ -84,7 +86,7 @@ class SharedStateScheduling(LoadScopeScheduling):
         self.queue_sorted = False
 
     def _split_scope(self, nodeid: str) -> str:
-        return group_of(nodeid) or nodeid
+        return group_of(nodeid) or nodeid.split("::", 1)[0]
 
     def schedule(self) -> None:
         if self.collection is None and self.collection_is_completed:

@@ -1,5 +1,5 @@
-"""tests/xdist_schedule.py: shared-state groups stay on one worker, the longest units start
-first, and a worker busy with a long unit is only given short work behind it."""
+"""tests/xdist_schedule.py: shared-state groups and modules stay on one worker, the longest
+units start first, and a worker busy with a long unit is only given short work behind it."""
 
 from __future__ import annotations
 
@@ -43,14 +43,14 @@ def names(node: FakeWorker, collection: list[str]) -> list[str]:
 
 
 def test_longest_units_start_first_and_short_ones_queue_behind_them() -> None:
-    collection = [f"tests/unit/test_a.py::test_{i}" for i in range(6)] + [
-        "tests/integration/test_x.py::test_long", "tests/integration/test_x.py::test_longer"]
+    collection = [f"tests/unit/test_a{i}.py::test_{i}" for i in range(6)] + [
+        "tests/integration/test_x.py::test_long", "tests/integration/test_y.py::test_longer"]
     measured = {"tests/integration/test_x.py::test_long": 30.0,
-                "tests/integration/test_x.py::test_longer": 60.0}
+                "tests/integration/test_y.py::test_longer": 60.0}
     sched, (gw0, gw1) = scheduler(collection, measured, workers=2)
 
     first = [names(gw0, collection)[0], names(gw1, collection)[0]]
-    assert first == ["tests/integration/test_x.py::test_longer",
+    assert first == ["tests/integration/test_y.py::test_longer",
                      "tests/integration/test_x.py::test_long"]
     # each holds one more test to run next: a short one, not the other long one
     for node in (gw0, gw1):
@@ -75,11 +75,23 @@ def test_a_shared_state_group_is_one_unit_on_one_worker_in_collection_order() ->
         "tests/integration/test_init_aws.py::test_3"]
 
 
+def test_a_module_is_one_unit_so_its_module_fixtures_are_set_up_once() -> None:
+    collection = [f"tests/integration/test_m.py::test_{i}" for i in range(4)] + [
+        f"tests/integration/test_n.py::test_{i}" for i in range(4)]
+    sched, nodes = scheduler(collection, {}, workers=4)
+
+    for module in ("test_m.py", "test_n.py"):
+        holders = [n for n in nodes if any(module in c for c in names(n, collection))]
+        assert len(holders) == 1, module
+        assert [c for c in names(holders[0], collection) if module in c] == [
+            f"tests/integration/{module}::test_{i}" for i in range(4)]
+
+
 def test_while_localstack_starts_unit_tests_go_first_then_the_longest_integration_units(
         ) -> None:
     collection = ["tests/integration/test_x.py::test_long", "tests/integration/app/a.py::t",
-                  "tests/unit/test_u.py::test_1", "tests/unit/test_u.py::test_2",
-                  "tests/unit/test_u.py::test_3"]
+                  "tests/unit/test_u1.py::test_1", "tests/unit/test_u2.py::test_2",
+                  "tests/unit/test_u3.py::test_3"]
     started = False
     sched, (gw0,) = scheduler(collection, {"tests/integration/test_x.py::test_long": 60.0},
                               workers=1, ready=lambda: started)

@@ -8,10 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cfnlint.decode import cfn_yaml
+
+import artifacts
 
 ROOT = Path(__file__).resolve().parents[3]
-TEMPLATE = cfn_yaml.load(str(ROOT / "template.yaml"))
+# deploy.py's parser, which tests/unit/test_deploy.py holds equal to cfn-lint's: importing
+# cfn-lint at collection cost every xdist worker ~1 CPU-s
+TEMPLATE = artifacts.load_template(ROOT / "template.yaml")
 RESOURCES: dict[str, Any] = TEMPLATE["Resources"]
 FUNCTIONS = {k: v for k, v in RESOURCES.items() if v["Type"] == "AWS::Serverless::Function"}
 
