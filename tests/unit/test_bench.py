@@ -4,6 +4,7 @@ the table / Markdown / JSON report and the settings (no LocalStack, no network).
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import zipfile
 from pathlib import Path
@@ -205,6 +206,8 @@ def test_validate_names_what_is_wrong() -> None:
 
 
 def test_quick_settings_and_overrides(monkeypatch) -> None:
+    for name in [n for n in os.environ if n.startswith("BENCH_")]:  # the bench's own make test
+        monkeypatch.delenv(name)
     monkeypatch.setenv("BENCH_QUICK", "1")
     monkeypatch.setenv("BENCH_GET_LEVELS", "1,4 16")
     monkeypatch.setenv("BENCH_PORT", "4777")

@@ -218,7 +218,7 @@ def test_launcher_parses_as_python_3_9() -> None:
 
 
 def test_describe_says_mode_pid_and_uptime(home: Path) -> None:
-    assert cli.describe(PidFile(mode="docker")) == "mode=docker, url=http://127.0.0.1:4599"
+    assert cli.describe(PidFile(mode="docker")) == f"mode=docker, url=http://127.0.0.1:{config.port()}"
     text = cli.describe(PidFile(mode="host", pid=42, url="u", started_at=1.0))
     assert text.startswith("mode=host, url=u, pid=42, uptime=")
     assert cli.fmt_duration(59) == "59s" and cli.fmt_duration(61) == "1m01s"

@@ -20,13 +20,13 @@ def test_bad_port_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, raw: str) ->
 
 
 def test_per_port_paths(home: Path) -> None:
-    assert config.run_dir() == home / "run" / "4599"
-    assert config.fs_root() == home / "run" / "4599" / "fs"
-    assert config.url() == "http://127.0.0.1:4599"
+    assert config.run_dir() == home / "run" / str(config.port())
+    assert config.fs_root() == home / "run" / str(config.port()) / "fs"
+    assert config.url() == f"http://127.0.0.1:{config.port()}"
 
 
 def test_run_dir_is_the_one_the_plugins_read(home: Path) -> None:
-    assert config.run_dir() == contract.run_dir_for(4599, home)
+    assert config.run_dir() == contract.run_dir_for(config.port(), home)
     assert config.dynamodb_backend_file().parent == config.run_dir()
     assert config.run_dir_marker() == f"{contract.RUN_DIR_ENV}={config.run_dir()}".encode()
 
@@ -40,16 +40,16 @@ def test_localstack_env_binds_loopback_and_forces_host_mode(
     monkeypatch.delenv("LOCALSTACK_HOST", raising=False)
     env = config.localstack_env("tok")
     forced = {
-        "GATEWAY_LISTEN": "127.0.0.1:4599",
+        "GATEWAY_LISTEN": f"127.0.0.1:{config.port()}",
         "GATEWAY_SERVER": "hypercorn",
         "OVERRIDE_IN_DOCKER": "0",
-        "FILESYSTEM_ROOT": str(home / "run" / "4599" / "fs"),
+        "FILESYSTEM_ROOT": str(home / "run" / str(config.port()) / "fs"),
         "DNS_ADDRESS": "0",
         "SKIP_SSL_CERT_DOWNLOAD": "1",
         "DISABLE_EVENTS": "1",
         "LAMBDA_RUNTIME_EXECUTOR": "local-process",
         "PROVIDER_OVERRIDE_DYNAMODB": "moto",
-        contract.RUN_DIR_ENV: str(home / "run" / "4599"),
+        contract.RUN_DIR_ENV: str(home / "run" / str(config.port())),
         "HOSTMODE_INSTANCE": "tok",
     }
     assert {key: env.get(key) for key in forced} == forced
@@ -61,7 +61,7 @@ def test_localstack_env_binds_loopback_and_forces_host_mode(
     assert env["LAMBDA_KEEPALIVE_MS"] == "1234"
     assert "PYTHONPATH" not in env
     # LocalStack's standard names (function URLs need them); queue URLs follow the caller
-    assert env["LOCALSTACK_HOST"] == "localhost.localstack.cloud:4599"
+    assert env["LOCALSTACK_HOST"] == f"localhost.localstack.cloud:{config.port()}"
     assert env["SQS_ENDPOINT_STRATEGY"] == "dynamic"
 
 

@@ -21,7 +21,7 @@ def test_prepare_filesystem_installs_init_hook(home: Path) -> None:
     text = hook.read_text()
     assert str(config.ROOT / "scripts" / "data_layer.py") in text
     assert str(config.DATA_LAYER_SPEC) in text
-    assert "http://127.0.0.1:4599" in text
+    assert f"http://127.0.0.1:{config.port()}" in text
     compile(text, str(hook), "exec")
     # idempotent
     host_backend.prepare_filesystem()
@@ -40,7 +40,7 @@ def test_init_hook_runs_init_aws_sh_itself_when_opted_out(
     assert hook.exists() and os.access(hook, os.X_OK)
     text = hook.read_text()
     assert str(config.INIT_SCRIPT) in text
-    assert "http://127.0.0.1:4599" in text
+    assert f"http://127.0.0.1:{config.port()}" in text
     assert sorted(p.name for p in hook.parent.iterdir()) == ["init-aws.sh"]
 
 
